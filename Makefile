@@ -1,0 +1,52 @@
+# Revue: `make install && make run` starts the suite; `make test` runs every test.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV   := .venv
+PYTHON := $(VENV)/bin/python
+# uv from PATH, else the one pip installs for this Python (see `install`).
+UV     := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
+
+.PHONY: help install lock run test test-fast lint format bench compose-up compose-down clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+install: ## Create .venv and install exactly requirements.lock
+	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
+	$(UV) venv --allow-existing --python ">=3.11" $(VENV)
+	$(UV) pip sync --python $(PYTHON) requirements.lock
+	@$(PYTHON) -c "import revue.common, revue.gateway, revue.analysis, revue.cache, revue.query_optimizer, revue.cdn" && echo "revue installed in $(VENV)"
+
+lock: ## Re-resolve dependencies and re-export requirements.lock (uv.lock stays local)
+	$(UV) lock
+	$(UV) export --format requirements-txt --all-groups --no-emit-project --quiet -o requirements.lock
+
+run: ## Start the whole suite (embedded servers for any that do not answer); Ctrl-C stops it
+	$(VENV)/bin/revue run
+
+test: ## Run the whole test suite against real NATS, Redis and PostgreSQL
+	$(PYTHON) -m pytest
+
+test-fast: ## Run the tests, skipping the ones that start the whole suite
+	$(PYTHON) -m pytest -m "not suite"
+
+lint: ## ruff check and format check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: ## Apply ruff's formatting and safe fixes
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench: ## Run the benchmarks under bench/ and print their figures
+	$(PYTHON) bench/run_all.py
+
+compose-up: ## Start the production-like stack with Docker Compose (needs a Docker engine)
+	docker compose up -d --build
+
+compose-down: ## Stop the Compose stack and remove its volumes
+	docker compose down -v
+
+clean: ## Remove the virtualenv and local server data
+	rm -rf $(VENV) .revue .pytest_cache .ruff_cache

@@ -1,0 +1,123 @@
+"""The async database layer: one pooled SQLAlchemy engine per service.
+
+Pool defaults follow seed 003 (20 connections, 10 overflow, 30 s checkout
+timeout, pre-ping, recycled hourly), each a setting. `PoolStatistics` counts
+checkouts and exposes the pool to Prometheus at scrape time, so the figures
+are live without a polling task.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+
+from revue.common.settings import ServiceSettings
+
+
+def create_engine(settings: ServiceSettings, url: str | None = None) -> AsyncEngine:
+    """An asyncpg engine with the pool and per-connection settings of the service."""
+    return create_async_engine(
+        url or settings.database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_timeout=settings.db_pool_timeout,
+        pool_recycle=settings.db_pool_recycle,
+        pool_pre_ping=settings.db_pool_pre_ping,
+        connect_args={
+            "server_settings": {
+                "application_name": settings.otel_service_name,
+                "statement_timeout": str(settings.db_statement_timeout_ms),
+            }
+        },
+    )
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def asyncpg_dsn(url: str) -> str:
+    """The same URL as plain libpq form, for asyncpg or psql."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@dataclass
+class PoolStatistics:
+    """Live pool figures plus checkout and checkin totals for one engine."""
+
+    engine: AsyncEngine
+    total_checkouts: int = 0
+    total_checkins: int = 0
+    total_connects: int = 0
+    _listeners: list[tuple[str, Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        pool = self.engine.sync_engine.pool
+        for name, listener in (
+            ("checkout", self._on_checkout),
+            ("checkin", self._on_checkin),
+            ("connect", self._on_connect),
+        ):
+            event.listen(pool, name, listener)
+            self._listeners.append((name, listener))
+
+    def _on_checkout(self, *_: Any) -> None:
+        self.total_checkouts += 1
+
+    def _on_checkin(self, *_: Any) -> None:
+        self.total_checkins += 1
+
+    def _on_connect(self, *_: Any) -> None:
+        self.total_connects += 1
+
+    def stats(self) -> dict[str, int]:
+        pool: Any = self.engine.sync_engine.pool
+        return {
+            "size": pool.size(),
+            "checked_in": pool.checkedin(),
+            "checked_out": pool.checkedout(),
+            "overflow": max(pool.overflow(), 0),
+            "total_connections": pool.checkedin() + pool.checkedout(),
+            "total_connects": self.total_connects,
+            "total_checkouts": self.total_checkouts,
+            "total_checkins": self.total_checkins,
+        }
+
+
+class PoolCollector(Collector):
+    """Exports `db_pool_*` gauges from a `PoolStatistics` when scraped."""
+
+    def __init__(self, statistics: PoolStatistics, service: str) -> None:
+        self.statistics = statistics
+        self.service = service
+
+    def collect(self) -> Iterator[Any]:
+        stats = self.statistics.stats()
+        for name, key, doc in (
+            ("db_pool_size", "size", "Configured persistent connections in the pool"),
+            ("db_pool_checked_out", "checked_out", "Connections currently in use"),
+            ("db_pool_checked_in", "checked_in", "Idle connections in the pool"),
+            ("db_pool_overflow", "overflow", "Connections open beyond the pool size"),
+        ):
+            gauge = GaugeMetricFamily(name, doc, labels=["service"])
+            gauge.add_metric([self.service], stats[key])
+            yield gauge
+        checkouts = CounterMetricFamily(
+            "db_pool_checkouts", "Connections handed out by the pool", labels=["service"]
+        )
+        checkouts.add_metric([self.service], stats["total_checkouts"])
+        yield checkouts
+
+
+def register_pool_metrics(
+    statistics: PoolStatistics, registry: CollectorRegistry, service: str
+) -> None:
+    registry.register(PoolCollector(statistics, service))

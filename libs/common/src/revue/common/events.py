@@ -1,0 +1,251 @@
+"""Event schemas: every message on the bus is one of these pydantic models.
+
+Facts are named in the past tense (`AnalysisCompleted`), requests in the
+imperative (`RunAnalysis`). Every model carries `schema_version`; a consumer
+that meets a version it does not know, or a payload that does not validate,
+rejects the message with a logged reason (see `broker.RejectMalformed`)
+instead of crashing.
+
+Not for: HTTP request bodies. The gateway's public models live in the gateway
+and are translated into these.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Literal, TypeVar
+from uuid import UUID, uuid4
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from revue.common.subjects import Priority
+
+SCHEMA_VERSION = 1
+MAX_CODE_CHARS = 1_000_000
+MAX_RULES = 32
+MAX_NAME = 200
+MAX_KEYS_PER_MESSAGE = 1_000
+
+ShortText = Annotated[str, Field(max_length=MAX_NAME)]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Event(BaseModel):
+    """Base of every bus payload."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+
+
+E = TypeVar("E", bound=Event)
+
+
+class MalformedEventError(ValueError):
+    """A message that is not a valid event of the expected type."""
+
+    def __init__(self, model: type[Event], reason: str) -> None:
+        super().__init__(f"malformed {model.__name__}: {reason}")
+        self.model = model
+        self.reason = reason
+
+
+def decode_event(model: type[E], payload: bytes | str) -> E:
+    """Parse and validate one payload, or raise `MalformedEventError` saying why."""
+    try:
+        return model.model_validate_json(payload)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']}"
+            for e in error.errors()[:5]
+        )
+        raise MalformedEventError(model, problems) from error
+
+
+# --- analysis -----------------------------------------------------------------
+
+
+class ErrorInfo(BaseModel):
+    """A failure as it crosses the bus: a stable code, a message, and advice."""
+
+    model_config = ConfigDict(frozen=True)
+
+    code: ShortText
+    message: Annotated[str, Field(max_length=2_000)]
+    retryable: bool = False
+    retry_after_s: float | None = None
+
+
+class Finding(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    rule_id: ShortText
+    severity: Literal["info", "low", "medium", "high", "critical"]
+    line: int = Field(ge=0)
+    column: int = Field(ge=0)
+    message: Annotated[str, Field(max_length=2_000)]
+    fix_hint: Annotated[str, Field(max_length=2_000)] | None = None
+
+
+class AnalysisResult(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    analyzer: ShortText
+    analyzer_version: ShortText
+    language: ShortText
+    findings: list[Finding] = Field(default_factory=list)
+    truncated: bool = False
+
+
+class RunAnalysis(Event):
+    """Analyse one piece of code (sync request/reply or an async job)."""
+
+    job_id: UUID = Field(default_factory=uuid4)
+    owner_id: ShortText | None = None
+    code: Annotated[str, Field(min_length=1, max_length=MAX_CODE_CHARS)]
+    language: ShortText
+    rules: Annotated[list[ShortText], Field(max_length=MAX_RULES)] = Field(default_factory=list)
+    max_issues: int = Field(default=100, ge=1, le=1000)
+    timeout_s: float = Field(default=30.0, gt=0, le=300)
+    priority: Priority = Priority.NORMAL
+    submitted_at: datetime = Field(default_factory=utcnow)
+
+
+class AnalysisReply(Event):
+    """The answer to `RunAnalysis` on the synchronous path."""
+
+    job_id: UUID
+    status: Literal["succeeded", "failed"]
+    result: AnalysisResult | None = None
+    error: ErrorInfo | None = None
+    cached: bool = False
+    duration_ms: float = Field(default=0.0, ge=0)
+
+
+class AnalysisCompleted(Event):
+    """Fact: a job finished, for better or worse."""
+
+    job_id: UUID
+    owner_id: ShortText | None = None
+    status: Literal["succeeded", "failed"]
+    result: AnalysisResult | None = None
+    error: ErrorInfo | None = None
+    cache_key: ShortText | None = None
+    duration_ms: float = Field(default=0.0, ge=0)
+    completed_at: datetime = Field(default_factory=utcnow)
+
+
+class AnalysisDeadLettered(Event):
+    """Fact: a job was given up after its last allowed delivery."""
+
+    job_id: UUID | None = None
+    subject: ShortText
+    reason: Annotated[str, Field(max_length=2_000)]
+    deliveries: int = Field(ge=0)
+    payload: Annotated[str, Field(max_length=MAX_CODE_CHARS * 2)] = ""
+    dead_at: datetime = Field(default_factory=utcnow)
+
+
+# --- cache ----------------------------------------------------------------------
+
+CacheKey = Annotated[str, Field(min_length=1, max_length=512)]
+
+
+class GetCacheEntry(Event):
+    key: CacheKey
+
+
+class SetCacheEntry(Event):
+    key: CacheKey
+    value: Annotated[str, Field(max_length=MAX_CODE_CHARS * 4)]
+    content_type: ShortText = "analysis"
+    ttl_s: int | None = Field(default=None, ge=1)
+    tags: Annotated[list[ShortText], Field(max_length=64)] = Field(default_factory=list)
+
+
+class InvalidateCache(Event):
+    """Drop entries by key, prefix or tag; fanned out to every process's L1."""
+
+    keys: Annotated[list[CacheKey], Field(max_length=MAX_KEYS_PER_MESSAGE)] = Field(
+        default_factory=list
+    )
+    prefixes: Annotated[list[CacheKey], Field(max_length=64)] = Field(default_factory=list)
+    tags: Annotated[list[ShortText], Field(max_length=64)] = Field(default_factory=list)
+    origin: ShortText | None = None
+
+
+class GetCacheStats(Event):
+    pass
+
+
+# --- database -------------------------------------------------------------------
+
+
+class QueryExecuted(Event):
+    """Fact: a service ran one SQL statement (sampled)."""
+
+    service: ShortText
+    statement: Annotated[str, Field(max_length=100_000)]
+    duration_ms: float = Field(ge=0)
+    rows: int = Field(default=-1, ge=-1)
+    tables: Annotated[list[ShortText], Field(max_length=64)] = Field(default_factory=list)
+    executed_at: datetime = Field(default_factory=utcnow)
+
+
+class TableChanged(Event):
+    """Fact: a committed transaction wrote these tables."""
+
+    service: ShortText
+    tables: Annotated[list[ShortText], Field(min_length=1, max_length=64)]
+    committed_at: datetime = Field(default_factory=utcnow)
+
+
+class RecommendationCreated(Event):
+    table: ShortText
+    columns: Annotated[list[ShortText], Field(min_length=1, max_length=32)]
+    statement: Annotated[str, Field(max_length=4_000)]
+    estimated_improvement_pct: float
+    estimated_size_bytes: int = Field(ge=0)
+    fingerprints: Annotated[list[ShortText], Field(max_length=256)] = Field(default_factory=list)
+
+
+# --- cdn ------------------------------------------------------------------------
+
+AssetPath = Annotated[str, Field(min_length=1, max_length=1_024)]
+
+
+class AssetPublished(Event):
+    deployment_id: ShortText
+    changed_paths: Annotated[list[AssetPath], Field(max_length=100_000)] = Field(
+        default_factory=list
+    )
+    published_at: datetime = Field(default_factory=utcnow)
+
+
+class RequestInvalidation(Event):
+    request_id: UUID = Field(default_factory=uuid4)
+    paths: Annotated[list[AssetPath], Field(max_length=10_000)] = Field(default_factory=list)
+    patterns: Annotated[list[AssetPath], Field(max_length=1_000)] = Field(default_factory=list)
+    surrogate_keys: Annotated[list[ShortText], Field(max_length=10_000)] = Field(
+        default_factory=list
+    )
+    everything: bool = False
+    soft: bool = False
+
+
+class InvalidationCompleted(Event):
+    request_id: UUID
+    backend: ShortText
+    status: Literal["purged", "failed"]
+    items: int = Field(ge=0)
+    detail: Annotated[str, Field(max_length=2_000)] = ""
+    completed_at: datetime = Field(default_factory=utcnow)
+
+
+class Rejection(Event):
+    """Reply sent to a requester whose message was rejected as malformed."""
+
+    error: ErrorInfo

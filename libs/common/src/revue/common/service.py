@@ -1,0 +1,160 @@
+"""What every service process is made of, assembled in one place.
+
+A service's `app.py` creates a `ServiceRuntime` from its settings, asks it for
+the connections it needs (`use_redis`, `use_database`), registers its
+handlers on `runtime.broker`, and calls `build_app`. The runtime owns start-up
+order (connections, then the broker, then the app's own hooks) and the reverse
+on shutdown, so that in-flight messages finish before their connections close.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
+
+import structlog
+import uvicorn
+from fastapi import APIRouter, FastAPI
+from faststream.nats import NatsBroker
+from prometheus_client import CollectorRegistry
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from revue.common.broker import create_broker
+from revue.common.database import PoolStatistics, create_engine, register_pool_metrics
+from revue.common.health import (
+    Readiness,
+    nats_check,
+    observability_router,
+    postgres_check,
+    redis_check,
+)
+from revue.common.logs import configure_logging
+from revue.common.settings import ServiceSettings
+from revue.common.streams import ensure_streams
+from revue.common.subjects import BusTopology
+from revue.common.telemetry import setup_tracing
+
+Hook = Callable[[], Awaitable[Any]]
+log = structlog.get_logger("revue.service")
+
+
+class ServiceRuntime:
+    """Settings, telemetry, metrics, broker and readiness of one service."""
+
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        *,
+        configure_process: bool = True,
+        ensure_bus_streams: bool = True,
+    ) -> None:
+        """`configure_process=False` leaves global logging and tracing alone (tests)."""
+        self.settings = settings
+        self.name = settings.otel_service_name
+        if configure_process:
+            configure_logging(self.name, settings.log_level, settings.log_format)
+        self.registry = CollectorRegistry()
+        self.tracer_provider = setup_tracing(settings, set_global=configure_process)
+        self.topology = BusTopology(settings.bus_namespace)
+        self.broker: NatsBroker = create_broker(
+            settings, registry=self.registry, tracer_provider=self.tracer_provider
+        )
+        self.readiness = Readiness(timeout=settings.readiness_timeout)
+        self.readiness.add("nats", nats_check(self._nats_connected, self._nats_flush))
+        self.ensure_bus_streams = ensure_bus_streams
+        self._startup: list[Hook] = []
+        self._shutdown: list[Hook] = []
+        self.pool_statistics: PoolStatistics | None = None
+
+    # --- connections ----------------------------------------------------------
+
+    def _nats_connected(self) -> bool:
+        try:
+            return bool(self.broker.connection.is_connected)
+        except Exception:  # not connected yet: the state object has no connection
+            return False
+
+    async def _nats_flush(self) -> None:
+        await self.broker.connection.flush(timeout=self.settings.readiness_timeout)
+
+    def use_redis(self) -> Redis:
+        client = Redis.from_url(
+            self.settings.redis_url,
+            socket_timeout=self.settings.readiness_timeout,
+            socket_connect_timeout=self.settings.readiness_timeout,
+            health_check_interval=30,
+        )
+        self.readiness.add("redis", redis_check(client))
+        self.on_shutdown(client.aclose)
+        return client
+
+    def use_database(self) -> AsyncEngine:
+        engine = create_engine(self.settings)
+        self.pool_statistics = PoolStatistics(engine)
+        register_pool_metrics(self.pool_statistics, self.registry, self.name)
+        self.readiness.add("postgres", postgres_check(engine))
+        self.on_shutdown(engine.dispose)
+        return engine
+
+    # --- lifecycle --------------------------------------------------------------
+
+    def on_startup(self, hook: Hook) -> None:
+        self._startup.append(hook)
+
+    def on_shutdown(self, hook: Hook) -> None:
+        self._shutdown.append(hook)
+
+    @asynccontextmanager
+    async def lifespan(self, _: FastAPI | None = None) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            for hook in reversed(self._shutdown):
+                stack.push_async_callback(hook)
+            await self.broker.connect()
+            stack.push_async_callback(self.broker.stop)
+            if self.ensure_bus_streams:
+                await ensure_streams(self.broker.config.connection_state.stream, self.topology)
+            await self.broker.start()
+            for hook in self._startup:
+                await hook()
+            log.info("service started", port=self.settings.port)
+            yield
+            log.info("service stopping")
+        self.tracer_provider.shutdown()
+
+    def build_app(
+        self,
+        *,
+        title: str,
+        description: str = "",
+        routers: Sequence[APIRouter] = (),
+        **fastapi_options: Any,
+    ) -> FastAPI:
+        app = FastAPI(
+            title=title,
+            description=description,
+            version=self.settings.service_version,
+            lifespan=self.lifespan,
+            **fastapi_options,
+        )
+        app.include_router(observability_router(self.name, self.readiness, self.registry))
+        for router in routers:
+            app.include_router(router)
+        app.state.runtime = self
+        return app
+
+
+def serve(app: FastAPI, settings: ServiceSettings) -> None:
+    """Run the app under uvicorn until SIGINT/SIGTERM, then shut down gracefully."""
+    config = uvicorn.Config(
+        app,
+        host=settings.http_host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=int(settings.shutdown_timeout),
+        log_level=logging.getLevelName(logging.getLogger().level).lower(),
+    )
+    uvicorn.Server(config).run()

@@ -1,0 +1,53 @@
+"""Settings shared by every service, read from the environment.
+
+Each service extends `ServiceSettings` with its own knobs and overrides the
+defaults for `otel_service_name` and `port`. Field names match their
+environment variables (`nats_url` <- `NATS_URL`), so a deployment configures
+the suite without reading code.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+DEFAULT_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+
+
+class ServiceSettings(BaseSettings):
+    """What every Revue service reads from its environment."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", extra="ignore", case_sensitive=False, populate_by_name=True
+    )
+
+    otel_service_name: str = "revue"
+    service_version: str = "0.1.0"
+    port: int = Field(default=8000, ge=1, le=65535)
+    http_host: str = "127.0.0.1"
+
+    nats_url: str = DEFAULT_NATS_URL
+    redis_url: str = DEFAULT_REDIS_URL
+    database_url: str = DEFAULT_DATABASE_URL
+    database_read_url: str | None = None
+    # Prefixes every subject and stream name: lets several deployments (or test
+    # runs) share one NATS server without seeing each other's messages.
+    bus_namespace: str = Field(default="", pattern=r"^[A-Za-z0-9_-]*$", max_length=32)
+
+    otel_exporter_otlp_endpoint: str | None = None
+    otel_traces_sampler_arg: float = Field(default=1.0, ge=0.0, le=1.0)
+
+    log_level: str = "INFO"
+    log_format: str = Field(default="json", pattern="^(json|console)$")
+
+    db_pool_size: int = Field(default=20, ge=1)
+    db_max_overflow: int = Field(default=10, ge=0)
+    db_pool_timeout: float = Field(default=30.0, gt=0)
+    db_pool_recycle: int = Field(default=3600, ge=-1)
+    db_pool_pre_ping: bool = True
+    db_statement_timeout_ms: int = Field(default=30_000, ge=0)
+
+    readiness_timeout: float = Field(default=2.0, gt=0)
+    shutdown_timeout: float = Field(default=15.0, gt=0)

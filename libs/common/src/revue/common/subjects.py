@@ -1,0 +1,54 @@
+"""Bus subjects and their namespacing.
+
+The constants are the names of DESIGN.md's bus table. `BusTopology` applies
+the deployment's namespace so that code never builds a subject by hand.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+ANALYSIS_RUN = "analysis.run"
+ANALYSIS_JOBS = "analysis.jobs"  # + ".<priority>"
+ANALYSIS_COMPLETED = "analysis.completed"
+ANALYSIS_DEAD = "analysis.dead"
+CACHE_GET = "cache.get"
+CACHE_SET = "cache.set"
+CACHE_STATS = "cache.stats"
+CACHE_INVALIDATE = "cache.invalidate"
+DB_QUERY_EXECUTED = "db.query.executed"
+DB_TABLE_CHANGED = "db.table.changed"
+QUERY_RECOMMENDATION_CREATED = "query.recommendation.created"
+CDN_ASSET_PUBLISHED = "cdn.asset.published"
+CDN_INVALIDATE_REQUESTED = "cdn.invalidate.requested"
+CDN_INVALIDATE_COMPLETED = "cdn.invalidate.completed"
+
+ANALYSIS_QUEUE_GROUP = "analysis"
+CACHE_QUEUE_GROUP = "cache"
+
+
+class Priority(StrEnum):
+    """Job priorities, most urgent first; each has its own subject."""
+
+    CRITICAL = "critical"
+    HIGH = "high"
+    NORMAL = "normal"
+    LOW = "low"
+    BATCH = "batch"
+
+
+@dataclass(frozen=True, slots=True)
+class BusTopology:
+    """Subjects and stream names as this deployment spells them."""
+
+    namespace: str = ""
+
+    def subject(self, name: str) -> str:
+        return f"{self.namespace}.{name}" if self.namespace else name
+
+    def job_subject(self, priority: Priority | str) -> str:
+        return self.subject(f"{ANALYSIS_JOBS}.{Priority(priority).value}")
+
+    def stream(self, name: str) -> str:
+        return f"{self.namespace}_{name}" if self.namespace else name

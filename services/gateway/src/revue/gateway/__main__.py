@@ -1,0 +1,5 @@
+"""`python -m revue.gateway` runs the service."""
+
+from revue.gateway.app import main
+
+main()

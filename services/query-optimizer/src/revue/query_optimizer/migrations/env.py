@@ -1,0 +1,5 @@
+"""Alembic environment of the query-optimizer service (see revue.common.migrations)."""
+
+from revue.common.migrations import run_env
+
+run_env(target_metadata=None)
