@@ -25,7 +25,8 @@ lock: ## Re-resolve dependencies and re-export requirements.lock (uv.lock stays 
 run: ## Start the whole suite (embedded servers for any that do not answer); Ctrl-C stops it
 	$(VENV)/bin/revue run
 
-test: ## Run the whole test suite against real NATS, Redis and PostgreSQL
+test: ## Lint, then run the whole test suite against real NATS, Redis and PostgreSQL
+	$(VENV)/bin/ruff check .
 	$(PYTHON) -m pytest
 
 test-fast: ## Run the tests, skipping the ones that start the whole suite
@@ -43,6 +44,7 @@ bench: ## Run the benchmarks under bench/ and print their figures
 	$(PYTHON) bench/run_all.py
 
 compose-up: ## Start the production-like stack with Docker Compose (needs a Docker engine)
+	@test -f .env && grep -q '^POSTGRES_PASSWORD=' .env || echo "POSTGRES_PASSWORD=$$(python3 -c 'import secrets; print(secrets.token_hex(16))')" >> .env
 	docker compose up -d --build
 
 compose-down: ## Stop the Compose stack and remove its volumes

@@ -3,8 +3,8 @@
 import json
 
 import nats
-from nats.js.api import AckPolicy, ConsumerConfig
 from faststream.nats import JStream, PullSub
+from nats.js.api import AckPolicy, ConsumerConfig
 from prometheus_client import CollectorRegistry
 
 from revue.common.broker import create_broker

@@ -5,6 +5,7 @@ from sqlalchemy import text
 
 from revue.common.database import PoolStatistics, create_engine, register_pool_metrics
 from revue.common.settings import ServiceSettings
+from revue.common.testing.waiting import wait_until
 
 
 async def test_engine_uses_the_configured_pool(database_url):
@@ -44,8 +45,7 @@ async def test_pool_statistics_follow_concurrent_use(database_url):
 
     try:
         holders = [asyncio.create_task(hold()) for _ in range(7)]
-        while statistics.stats()["checked_out"] < 7:
-            await asyncio.sleep(0.01)
+        await wait_until(lambda: statistics.stats()["checked_out"] == 7, timeout=10)
         during = statistics.stats()
         assert during["checked_out"] == 7
         assert during["overflow"] == 2

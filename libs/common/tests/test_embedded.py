@@ -61,17 +61,17 @@ def test_servers_die_with_a_supervisor_killed_by_sigkill(tmp_path):
         time.sleep(120)
         """
     )
-    supervisor = subprocess.Popen(
-        [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True
-    )
+    supervisor = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
     pid, url = supervisor.stdout.readline().split()
     assert redis_answers(url)
     os.kill(supervisor.pid, signal.SIGKILL)
     supervisor.wait(10)
     wait_until_sync(lambda: not redis_answers(url, timeout=0.2), timeout=10, message="redis gone")
     wait_until_sync(
-        lambda: not psutil.pid_exists(int(pid))
-        or psutil.Process(int(pid)).status() == psutil.STATUS_ZOMBIE,
+        lambda: (
+            not psutil.pid_exists(int(pid))
+            or psutil.Process(int(pid)).status() == psutil.STATUS_ZOMBIE
+        ),
         timeout=10,
         message="process gone",
     )

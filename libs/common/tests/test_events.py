@@ -34,9 +34,10 @@ def test_malformed_payloads_are_refused_with_a_reason(payload, reason):
 
 def test_code_over_the_limit_is_refused():
     with pytest.raises(MalformedEventError):
-        decode_event(RunAnalysis, RunAnalysis.model_construct(
-            code="x" * 1_000_001, language="python"
-        ).model_dump_json())
+        decode_event(
+            RunAnalysis,
+            RunAnalysis.model_construct(code="x" * 1_000_001, language="python").model_dump_json(),
+        )
 
 
 def test_unknown_fields_are_ignored_for_forward_compatibility():

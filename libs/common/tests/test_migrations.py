@@ -22,8 +22,7 @@ async def test_each_service_migrates_with_its_own_version_table(database_url):
     connection = await asyncpg.connect(asyncpg_dsn(database_url))
     try:
         tables = {
-            row["tablename"]
-            for row in await connection.fetch("SELECT tablename FROM pg_tables")
+            row["tablename"] for row in await connection.fetch("SELECT tablename FROM pg_tables")
         }
     finally:
         await connection.close()

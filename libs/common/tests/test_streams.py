@@ -30,7 +30,9 @@ async def test_the_same_message_id_is_stored_once(nats_url, bus_namespace):
         first = await js.publish(subject, b"{}", headers={"Nats-Msg-Id": "key-1"})
         again = await js.publish(subject, b"{}", headers={"Nats-Msg-Id": "key-1"})
         other = await js.publish(subject, b"{}", headers={"Nats-Msg-Id": "key-2"})
-        assert again.duplicate and not first.duplicate and not other.duplicate
+        assert again.duplicate
+        assert not first.duplicate
+        assert not other.duplicate
         info = await js.stream_info(topology.stream("ANALYSIS_JOBS"))
         assert info.state.messages == 2
     finally:

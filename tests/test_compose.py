@@ -1,0 +1,68 @@
+"""docker-compose.yml and the Dockerfile describe the whole suite (no engine runs here)."""
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from revue.common.suite import SERVICES
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def test_infrastructure_services_are_declared_with_healthchecks(compose):
+    services = compose["services"]
+    assert "-js" in services["nats"]["command"]
+    for name in ("nats", "redis", "postgres"):
+        assert services[name]["healthcheck"]["test"], name
+    jaeger = services["jaeger"]
+    assert jaeger["environment"]["COLLECTOR_OTLP_ENABLED"] == "true"
+    assert {"16686:16686", "4318:4318"} <= {str(p).split()[0] for p in jaeger["ports"]}
+
+
+@pytest.mark.parametrize("spec", SERVICES, ids=[s.name for s in SERVICES])
+def test_each_revue_service_is_wired(compose, spec):
+    service = compose["services"][spec.name]
+    assert service["build"] == "."
+    assert service["command"][-1] == spec.module
+    environment = service["environment"]
+    assert environment["NATS_URL"] == "nats://nats:4222"
+    assert environment["REDIS_URL"].startswith("redis://redis:6379")
+    assert environment["DATABASE_URL"].startswith("postgresql+asyncpg://")
+    assert "@postgres:5432/" in environment["DATABASE_URL"]
+    assert environment["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://jaeger:4318"
+    assert environment["OTEL_SERVICE_NAME"] == f"revue-{spec.name}"
+    assert environment[spec.port_variable] == str(spec.default_port)
+    assert environment["HTTP_HOST"] == "0.0.0.0"
+    probe = " ".join(service["healthcheck"]["test"])
+    assert f"http://127.0.0.1:{spec.default_port}/readyz" in probe
+    for dependency in ("nats", "redis", "postgres"):
+        assert service["depends_on"][dependency]["condition"] == "service_healthy"
+    assert service["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+
+
+def test_migrations_run_once_before_the_services(compose):
+    migrate = compose["services"]["migrate"]
+    assert migrate["command"] == ["revue", "migrate"]
+    assert migrate["depends_on"]["postgres"]["condition"] == "service_healthy"
+
+
+def test_no_password_is_written_into_the_compose_file():
+    text = (ROOT / "docker-compose.yml").read_text()
+    assert re.findall(r"POSTGRES_PASSWORD: \$\{POSTGRES_PASSWORD:\?", text)
+    assert not re.search(r"postgresql\+asyncpg://\w+:(?!\$\{)[^@]+@", text)
+
+
+def test_dockerfile_installs_dependencies_before_the_members():
+    text = (ROOT / "Dockerfile").read_text()
+    lock_layer = text.index("COPY requirements.lock")
+    members_layer = text.index("COPY libs")
+    assert lock_layer < text.index("--require-hashes") < members_layer
+    assert "--no-deps" in text[members_layer:]
+    assert "USER revue" in text
