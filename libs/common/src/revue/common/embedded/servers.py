@@ -221,7 +221,10 @@ class EmbeddedPostgres(EmbeddedServer):
             )
 
             ensure_user_exists(self.os_user)
+            # The unprivileged user must reach both its data and the binaries,
+            # wherever the checkout lives (a 0700 temp folder, say).
             ensure_prefix_permissions(self.data_dir)
+            ensure_prefix_permissions(pg.POSTGRES_BIN_PATH)
             readable = stat.S_IRGRP | stat.S_IROTH
             ensure_folder_permissions(pg.POSTGRES_BIN_PATH, readable | stat.S_IXGRP | stat.S_IXOTH)
             ensure_folder_permissions(pg.POSTGRES_BIN_PATH.parent / "lib", readable)
