@@ -3,7 +3,7 @@
 `/healthz` answers while the process can serve at all (the event loop runs);
 `/readyz` asks each dependency the service registered, each within a timeout,
 and answers 503 naming the ones that are down; `/metrics` renders the
-service's own Prometheus registry.
+service's own Prometheus registry and the process-wide one.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -93,6 +93,9 @@ def observability_router(
 
     @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
     async def metrics() -> Response:
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+        # The service's own metrics, then the shared building blocks' (retry,
+        # breaker, batching) and the process collectors from the default registry.
+        body = generate_latest(registry) + generate_latest(REGISTRY)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     return router
