@@ -149,6 +149,10 @@ class AnalysisDeadLettered(Event):
     dead_at: datetime = Field(default_factory=utcnow)
 
 
+class GetAnalysisStats(Event):
+    """Ask the analysis service for its batching and queue figures."""
+
+
 # --- cache ----------------------------------------------------------------------
 
 CacheKey = Annotated[str, Field(min_length=1, max_length=512)]

@@ -1,7 +1,7 @@
-"""The languages Revue analyses, with the file extension each is analysed under.
+"""The languages and rule groups Revue analyses.
 
 One list for the gateway's validation and the analyzers, so that a language
-the gateway accepts is always one the analyzers know.
+or rule group the gateway accepts is always one the analyzers know.
 """
 
 from __future__ import annotations
@@ -31,3 +31,7 @@ def normalize_language(name: str) -> str | None:
     key = name.strip().lower()
     key = ALIASES.get(key, key)
     return key if key in EXTENSIONS else None
+
+
+# What a request's `rules` may name; an empty list means all of them.
+RULE_GROUPS: tuple[str, ...] = ("complexity", "quality", "security")

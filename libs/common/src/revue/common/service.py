@@ -2,13 +2,20 @@
 
 A service's `app.py` creates a `ServiceRuntime` from its settings, asks it for
 the connections it needs (`use_redis`, `use_database`), registers its
-handlers on `runtime.broker`, and calls `build_app`. The runtime owns start-up
-order (connections, then the broker, then the app's own hooks) and the reverse
-on shutdown, so that in-flight messages finish before their connections close.
+handlers on `runtime.broker`, and calls `build_app`. The runtime owns the
+order of things:
+
+    up:   NATS connection -> streams -> on_startup hooks -> subscribers
+    down: subscribers stop and finish their in-flight messages
+          -> on_stopping hooks (stop other work, finish background tasks)
+          -> NATS closed -> on_shutdown hooks (close pools)
+
+so in-flight work always finishes against live connections.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -18,6 +25,7 @@ import structlog
 import uvicorn
 from fastapi import APIRouter, FastAPI
 from faststream.nats import NatsBroker
+from nats.aio.client import Client
 from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -66,6 +74,7 @@ class ServiceRuntime:
         self.readiness.add("nats", nats_check(self._nats_connected, self._nats_flush))
         self.ensure_bus_streams = ensure_bus_streams
         self._startup: list[Hook] = []
+        self._stopping: list[Hook] = []
         self._shutdown: list[Hook] = []
         self.pool_statistics: PoolStatistics | None = None
 
@@ -104,8 +113,18 @@ class ServiceRuntime:
     def on_startup(self, hook: Hook) -> None:
         self._startup.append(hook)
 
+    def on_stopping(self, hook: Hook) -> None:
+        """Runs first on shutdown, while NATS is still connected."""
+        self._stopping.append(hook)
+
     def on_shutdown(self, hook: Hook) -> None:
+        """Runs last on shutdown, after the broker has stopped."""
         self._shutdown.append(hook)
+
+    @property
+    def nats(self) -> Client:
+        """The broker's live NATS connection (for JetStream pull consumers)."""
+        return self.broker.connection
 
     @asynccontextmanager
     async def lifespan(self, _: FastAPI | None = None) -> AsyncIterator[None]:
@@ -115,14 +134,21 @@ class ServiceRuntime:
             await self.broker.connect()
             stack.push_async_callback(self.broker.stop)
             if self.ensure_bus_streams:
-                await ensure_streams(self.broker.config.connection_state.stream, self.topology)
-            await self.broker.start()
+                await ensure_streams(self.nats.jetstream(), self.topology)
             for hook in self._startup:
                 await hook()
+            await self.broker.start()
+            for hook in reversed(self._stopping):
+                stack.push_async_callback(hook)
+            stack.push_async_callback(self._stop_subscribers)
             log.info("service started", port=self.settings.port)
             yield
             log.info("service stopping")
         self.tracer_provider.shutdown()
+
+    async def _stop_subscribers(self) -> None:
+        """Stop consuming; each subscriber waits for its in-flight messages."""
+        await asyncio.gather(*(subscriber.stop() for subscriber in self.broker.subscribers))
 
     def build_app(
         self,

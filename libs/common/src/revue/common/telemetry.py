@@ -12,7 +12,8 @@ from __future__ import annotations
 import os
 import socket
 
-from opentelemetry import trace
+from opentelemetry import propagate, trace
+from opentelemetry.context import Context
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
@@ -51,3 +52,15 @@ def setup_tracing(settings: ServiceSettings, *, set_global: bool = True) -> Trac
     if set_global:
         trace.set_tracer_provider(provider)
     return provider
+
+
+def inject_trace(headers: dict[str, str] | None = None) -> dict[str, str]:
+    """Headers carrying the current trace (W3C traceparent), for raw nats-py publishes."""
+    carrier = dict(headers or {})
+    propagate.inject(carrier)
+    return carrier
+
+
+def extract_trace(headers: dict[str, str] | None) -> Context:
+    """The remote trace context a message arrived with (empty when none)."""
+    return propagate.extract(headers or {})

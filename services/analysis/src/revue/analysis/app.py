@@ -1,23 +1,68 @@
-"""Composition root of the analysis service: settings -> runtime -> app."""
+"""Composition root of the analysis service: settings -> provider -> engine -> handlers."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 
+from revue.analysis.engine import AnalysisEngine
+from revue.analysis.handlers import Background, register
+from revue.analysis.jobs import JobWorker
+from revue.analysis.outcomes import Outcomes
+from revue.analysis.providers import Provider
 from revue.analysis.settings import AnalysisSettings
+from revue.analysis.store import AnalysisStore
 from revue.common.service import ServiceRuntime, serve
 
 
+def create_provider(settings: AnalysisSettings) -> Provider:
+    if settings.provider == "openai":
+        from revue.analysis.providers.openai import OpenAIProvider
+
+        return OpenAIProvider.from_settings(settings)
+    from revue.analysis.providers.builtin import BuiltinProvider
+
+    return BuiltinProvider(processes=settings.analysis_processes)
+
+
 def create_app(
-    settings: AnalysisSettings | None = None, *, configure_process: bool = True
+    settings: AnalysisSettings | None = None,
+    *,
+    configure_process: bool = True,
+    provider: Provider | None = None,
 ) -> FastAPI:
     settings = settings or AnalysisSettings()
     runtime = ServiceRuntime(settings, configure_process=configure_process)
-    runtime.use_database()
-    return runtime.build_app(
+    store = AnalysisStore(runtime.use_database())
+    engine = AnalysisEngine(provider or create_provider(settings), settings)
+    outcomes = Outcomes(runtime.broker, runtime.topology, store)
+    background = Background()
+    state: dict[str, JobWorker] = {}
+
+    async def start() -> None:
+        await engine.start()
+        if settings.jobs_enabled:
+            worker = JobWorker(runtime.nats, runtime.topology, engine, outcomes, settings)
+            await worker.start()
+            state["worker"] = worker
+
+    async def stop_taking_work() -> None:
+        if "worker" in state:
+            await state["worker"].stop()
+        await background.drain(settings.shutdown_timeout)
+
+    runtime.on_startup(start)
+    runtime.on_stopping(stop_taking_work)
+    runtime.on_shutdown(engine.stop)
+    register(
+        runtime.broker, runtime.topology, engine, outcomes, background, lambda: state.get("worker")
+    )
+    app = runtime.build_app(
         title="Revue analysis",
         description="Code analysis via a pluggable AI provider: batching, retries, breaker.",
     )
+    app.state.engine = engine
+    app.state.jobs = state
+    return app
 
 
 def main() -> None:

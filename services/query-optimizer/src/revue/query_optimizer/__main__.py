@@ -2,4 +2,6 @@
 
 from revue.query_optimizer.app import main
 
-main()
+# Guarded: process pools (forkserver) import the main module in their workers.
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,110 @@
+"""The path of one analysis request, from the bus handlers to the provider.
+
+    request -> key -> single-flight -> batch -> rate limit -> breaker -> retry -> provider
+
+Identical requests in flight at the same time (same cache key) share one
+provider call; distinct ones are micro-batched; each batch waits for provider
+tokens, goes through the circuit breaker and retries transient failures. A
+request's `timeout_s` bounds all of it for that caller only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import replace
+
+from revue.analysis.batching import BatchConfig, BatchProcessor
+from revue.analysis.providers import AnalysisInput, Provider
+from revue.analysis.settings import AnalysisSettings
+from revue.common.cache_keys import CacheKeyGenerator
+from revue.common.errors import ProviderError
+from revue.common.events import AnalysisResult, RunAnalysis
+from revue.common.resilience import CircuitBreaker, RetryPresets, TokenBucket, retry_async
+from revue.common.singleflight import SingleFlight
+
+
+class AnalysisEngine:
+    def __init__(self, provider: Provider, settings: AnalysisSettings) -> None:
+        self.provider = provider
+        self.settings = settings
+        self.limiter = TokenBucket(settings.provider_rate, settings.provider_burst)
+        self.breaker = CircuitBreaker(
+            f"provider-{provider.name}",
+            failure_threshold=settings.breaker_failure_threshold,
+            recovery_timeout=settings.breaker_recovery_timeout,
+            failure_rate_threshold=settings.breaker_failure_rate,
+            slow_call_duration=settings.breaker_slow_call_duration,
+            slow_call_rate_threshold=settings.breaker_slow_call_rate,
+            window_size=settings.breaker_window,
+            minimum_calls=settings.breaker_minimum_calls,
+            half_open_max_calls=settings.breaker_half_open_calls,
+        )
+        self.retry_policy = replace(
+            RetryPresets.AI_PROVIDER,
+            max_attempts=settings.retry_max_attempts,
+            initial_delay=settings.retry_initial_delay,
+            max_delay=settings.retry_max_delay,
+            deadline=settings.retry_deadline,
+        )
+        config = (
+            BatchConfig(
+                max_batch_size=settings.batch_max_size,
+                max_wait_time=settings.batch_max_wait,
+                max_concurrent_batches=settings.batch_max_concurrent,
+            )
+            if settings.batching_enabled
+            else BatchConfig(
+                max_batch_size=1,
+                max_wait_time=0,
+                max_concurrent_batches=settings.batch_max_concurrent,
+            )
+        )
+        self.batcher: BatchProcessor[AnalysisInput, AnalysisResult] = BatchProcessor(
+            self._call_provider, config, name="ai_analysis"
+        )
+        self.flights: SingleFlight[AnalysisResult] = SingleFlight()
+
+    async def start(self) -> None:
+        await self.batcher.start()
+
+    async def stop(self) -> None:
+        await self.batcher.stop(self.settings.shutdown_timeout)
+        await self.provider.aclose()
+
+    def key_for(self, request: RunAnalysis) -> str:
+        return CacheKeyGenerator.generate_analysis_key(
+            request.code,
+            request.language,
+            request.rules,
+            max_issues=request.max_issues,
+            provider=self.provider.name,
+            model=self.provider.model,
+            analyzer_version=self.provider.version,
+        )
+
+    async def analyze(self, request: RunAnalysis, key: str | None = None) -> AnalysisResult:
+        """The result for this request; raises ProviderError, CircuitOpenError, TimeoutError."""
+        item = AnalysisInput(
+            code=request.code,
+            language=request.language,
+            rules=tuple(sorted(set(request.rules))),
+            max_issues=request.max_issues,
+        )
+        async with asyncio.timeout(request.timeout_s):
+            return await self.flights.do(
+                key or self.key_for(request), lambda: self.batcher.process(item)
+            )
+
+    async def _call_provider(
+        self, items: list[AnalysisInput]
+    ) -> Sequence[AnalysisResult | ProviderError]:
+        for start in range(0, len(items), self.limiter.burst):
+            await self.limiter.acquire(min(self.limiter.burst, len(items) - start))
+        return await retry_async(
+            self.breaker.call,
+            self.provider.analyze_batch,
+            items,
+            config=self.retry_policy,
+            name=f"{self.provider.name}.analyze_batch",
+        )

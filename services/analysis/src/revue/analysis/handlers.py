@@ -1,0 +1,94 @@
+"""Bus entry points of the analysis service: thin, typed, FastStream.
+
+`analysis.run` (queue group `analysis`) answers the gateway's synchronous
+requests; `analysis.stats` reports batching and queue figures. The reply
+goes out first; recording the outcome and announcing `analysis.completed`
+happen right after, off the caller's latency.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+from faststream.nats import NatsBroker
+
+from revue.analysis.engine import AnalysisEngine
+from revue.analysis.jobs import JobWorker, error_info
+from revue.analysis.outcomes import Outcomes
+from revue.common import subjects
+from revue.common.events import AnalysisReply, GetAnalysisStats, RunAnalysis
+from revue.common.subjects import BusTopology
+
+log = structlog.get_logger("revue.analysis.handlers")
+
+
+class Background:
+    """Owned background tasks: awaited on shutdown, failures logged."""
+
+    def __init__(self) -> None:
+        self.tasks: set[asyncio.Task[Any]] = set()
+
+    def spawn(self, coroutine: Any) -> None:
+        task = asyncio.create_task(coroutine)
+        self.tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self.tasks.discard(task)
+        if not task.cancelled() and task.exception():
+            log.error("background task failed", error=repr(task.exception()))
+
+    async def drain(self, timeout: float) -> None:
+        if self.tasks:
+            await asyncio.wait(self.tasks, timeout=timeout)
+
+
+def register(
+    broker: NatsBroker,
+    topology: BusTopology,
+    engine: AnalysisEngine,
+    outcomes: Outcomes,
+    background: Background,
+    worker: Callable[[], JobWorker | None],
+) -> None:
+    @broker.subscriber(topology.subject(subjects.ANALYSIS_RUN), queue=subjects.ANALYSIS_QUEUE_GROUP)
+    async def run_analysis(request: RunAnalysis) -> AnalysisReply:
+        started = time.monotonic()
+        key = engine.key_for(request)
+        try:
+            result = await engine.analyze(request, key)
+        except Exception as error:
+            info = error_info(error)
+            duration_ms = (time.monotonic() - started) * 1000
+            background.spawn(
+                outcomes.completed(request, error=info, cache_key=key, duration_ms=duration_ms)
+            )
+            return AnalysisReply(
+                job_id=request.job_id, status="failed", error=info, duration_ms=duration_ms
+            )
+        duration_ms = (time.monotonic() - started) * 1000
+        background.spawn(
+            outcomes.completed(request, result=result, cache_key=key, duration_ms=duration_ms)
+        )
+        return AnalysisReply(
+            job_id=request.job_id, status="succeeded", result=result, duration_ms=duration_ms
+        )
+
+    @broker.subscriber(topology.subject(subjects.ANALYSIS_STATS), queue="analysis-stats")
+    async def analysis_stats(_: GetAnalysisStats) -> dict[str, Any]:
+        return {
+            "batching": {"ai_analysis": engine.batcher.get_metrics()},
+            "coalescing": {
+                "executions": engine.flights.executions,
+                "shared": engine.flights.shared,
+            },
+            "breaker": {
+                "state": engine.breaker.state.name.lower(),
+                "retry_after_s": engine.breaker.retry_after(),
+            },
+            "queue": await jobs.queue_stats() if (jobs := worker()) else None,
+        }

@@ -1,0 +1,36 @@
+"""Analysis providers: something that turns a batch of inputs into findings.
+
+A provider takes a batch and returns, in order, one `AnalysisResult` or one
+`ProviderError` per input: an input's failure is that input's answer, not the
+batch's. An exception escaping `analyze_batch` means the whole call failed
+(the provider is down) and is what retries and the circuit breaker act on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from revue.common.errors import ProviderError
+from revue.common.events import AnalysisResult
+
+
+@dataclass(frozen=True, slots=True)
+class AnalysisInput:
+    code: str
+    language: str
+    rules: tuple[str, ...] = ()
+    max_issues: int = 100
+
+
+class Provider(Protocol):
+    name: str
+    version: str
+    model: str | None
+
+    async def analyze_batch(
+        self, items: Sequence[AnalysisInput]
+    ) -> list[AnalysisResult | ProviderError]: ...
+
+    async def aclose(self) -> None: ...

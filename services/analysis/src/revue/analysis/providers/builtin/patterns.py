@@ -1,0 +1,123 @@
+"""Line rules for what every language can get wrong: secrets, dangerous calls, SQL by concatenation.
+
+Data, not code: each rule names the languages it applies to, a regular
+expression, a severity, a message and a fix hint. Python's dangerous calls
+and hard-coded passwords are left to ruff's S rules, which see the syntax
+tree; the token formats below apply to Python too, since ruff does not know
+them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+ALL = "*"
+NOT_PYTHON = (
+    "javascript", "typescript", "java", "go", "rust", "c", "cpp", "csharp",
+    "ruby", "php", "kotlin", "swift", "scala",
+)  # fmt: skip
+JVM = ("java", "kotlin", "scala")
+SQL_START = r"(?:select\s[^\"'`]*?\sfrom|insert\s+into|update\s+\w+\s+set|delete\s+from)\b"
+
+
+@dataclass(frozen=True, slots=True)
+class PatternRule:
+    rule_id: str
+    languages: tuple[str, ...] | str
+    pattern: re.Pattern[str]
+    severity: str
+    message: str
+    fix_hint: str
+
+    def applies_to(self, language: str) -> bool:
+        return self.languages == ALL or language in self.languages
+
+
+def rule(
+    rule_id: str,
+    languages: tuple[str, ...] | str,
+    pattern: str,
+    severity: str,
+    message: str,
+    fix_hint: str,
+) -> PatternRule:
+    return PatternRule(rule_id, languages, re.compile(pattern), severity, message, fix_hint)
+
+
+VAULT = "Load it from the environment or a secret manager, and rotate the exposed value."
+
+RULES: tuple[PatternRule, ...] = (
+    # --- secrets --------------------------------------------------------------
+    rule("SEC001", ALL, r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b", "critical",
+         "AWS access key id in source", VAULT),
+    rule("SEC002", ALL, r"-----BEGIN (?:RSA |EC |DSA |OPENSSH |ENCRYPTED )?PRIVATE KEY-----",
+         "critical", "Private key in source", VAULT),
+    rule("SEC003", ALL, r"\bgh[pousr]_[A-Za-z0-9]{36,}\b", "critical",
+         "GitHub token in source", VAULT),
+    rule("SEC004", ALL, r"\bxox[baprs]-[A-Za-z0-9-]{10,}", "critical",
+         "Slack token in source", VAULT),
+    rule("SEC005", ALL, r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}", "high",
+         "JSON Web Token in source", VAULT),
+    rule("SEC006", NOT_PYTHON,
+         r"(?i)\b(?:password|passwd|pwd|secret|token|api_?key|access_?token|auth_?token)\b\s*"
+         r"(?::\s*\w+\s*)?(?:=|:|=>)\s*[\"'][^\"'\s]{6,}[\"']",
+         "high", "Hard-coded credential", VAULT),
+    # --- dangerous calls --------------------------------------------------------
+    rule("DNG001", ("javascript", "typescript", "php", "ruby"), r"(?<![\w.])eval\s*\(", "high",
+         "eval() runs arbitrary code", "Parse the data instead (JSON.parse, a real parser)."),
+    rule("DNG002", ("javascript", "typescript"), r"\bnew\s+Function\s*\(", "high",
+         "new Function() compiles arbitrary code", "Avoid building code from strings."),
+    rule("DNG003", ("javascript", "typescript"),
+         r"\b(?:child_process\.)?(?:exec|execSync)\s*\(\s*(?:`[^`]*\$\{|[\"'][^\"']*[\"']\s*\+)",
+         "high", "Shell command built from a string",
+         "Use execFile/spawn with an argument array and no shell."),
+    rule("DNG004", JVM, r"Runtime\.getRuntime\(\)\.exec\s*\(", "high",
+         "Runtime.exec runs a command", "Use ProcessBuilder with a fixed argument list."),
+    rule("DNG005", ("go",), r"exec\.Command(?:Context)?\s*\([^)]*\"(?:sh|bash|cmd)\"", "high",
+         "Command run through a shell", "Call the program directly with separate arguments."),
+    rule("DNG006", ("php",), r"(?<![\w>$])(?:shell_exec|system|passthru|exec|popen|proc_open)\s*\(",
+         "high", "Shell command execution", "Use escapeshellarg, or avoid the shell."),
+    rule("DNG007", ("ruby",), r"(?<![\w.])(?:system|exec|spawn)\s*\(|`[^`]*#\{|%x[({]", "high",
+         "Shell command execution", "Use the array form: system('prog', arg)."),
+    rule("DNG008", ("c", "cpp"), r"(?<![\w.])(?:system|popen)\s*\(", "high",
+         "Shell command execution", "Use execv with a fixed argument vector."),
+    rule("DNG009", ("csharp",), r"\bProcess\.Start\s*\(", "medium",
+         "Process started from code", "Pass a fixed FileName and validate arguments."),
+    rule("DNG010", ("rust",), r"Command::new\s*\(\s*\"(?:sh|bash|cmd)\"", "high",
+         "Command run through a shell", "Run the program directly with .arg() calls."),
+    rule("DNG011", ("c", "cpp"), r"(?<![\w.])(?:gets|strcpy|strcat|sprintf)\s*\(", "medium",
+         "Unbounded string function", "Use fgets, strncpy/strlcpy, snprintf."),
+    rule("DNG012", ("javascript", "typescript"), r"\.innerHTML\s*=|\bdocument\.write\s*\(",
+         "medium", "HTML written from a string (XSS)", "Use textContent or a sanitizer."),
+    # --- SQL built from strings ---------------------------------------------------
+    rule("SQL001", NOT_PYTHON,
+         rf"(?i)([\"'])\s*{SQL_START}(?:(?!\1)[^\n])*\1\s*(?:\+|\.\s*\$|\.\s*\w|%\s*\w)",
+         "high", "SQL built by string concatenation",
+         "Use parameterized queries (placeholders bound by the driver)."),
+    rule("SQL002", NOT_PYTHON,
+         rf"(?i)(?:`|\$\"|@\"|f\"|\")\s*{SQL_START}[^`\"\n]*(?:\$\{{|#\{{|\{{\w*\}}|%[sdv]|\$[A-Za-z_]|\\\()",
+         "high", "SQL built by string interpolation",
+         "Use parameterized queries (placeholders bound by the driver)."),
+)  # fmt: skip
+
+COMMENT_STARTS = ("//", "/*", "*", "#", "--")
+
+
+def is_comment(line: str) -> bool:
+    stripped = line.lstrip()
+    return stripped.startswith(COMMENT_STARTS) and not stripped.startswith("#{")
+
+
+def match_lines(code: str, language: str) -> list[tuple[PatternRule, int, int]]:
+    """(rule, line, column) for every match, 1-based, comment lines skipped."""
+    rules = [r for r in RULES if r.applies_to(language)]
+    found = []
+    for number, line in enumerate(code.splitlines(), start=1):
+        if len(line) > 4_000 or is_comment(line):
+            continue  # minified blobs and comments: patterns would only mislead
+        for candidate in rules:
+            match = candidate.pattern.search(line)
+            if match:
+                found.append((candidate, number, match.start() + 1))
+    return found

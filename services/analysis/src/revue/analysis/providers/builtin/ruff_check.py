@@ -1,0 +1,117 @@
+"""Python findings from ruff: one process per batch, one file per input."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import subprocess
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+from ruff.__main__ import find_ruff_bin
+
+from revue.analysis.providers import AnalysisInput
+from revue.common.errors import RetryableProviderError
+from revue.common.events import Finding
+from revue.common.languages import RULE_GROUPS
+
+RUFF_RULES: dict[str, tuple[str, ...]] = {
+    "security": ("S",),
+    "quality": ("E4", "E7", "E9", "F", "B", "SIM", "PIE", "PLE"),
+    "complexity": ("C901",),
+}
+MAX_COMPLEXITY = 10
+HIGH = ("S1", "S3", "S5", "S6", "F82", "PLE")  # S10x/S105-107, pickle/eval, TLS, shell, SQL
+
+
+def severity(code: str) -> str:
+    if code == "invalid-syntax":
+        return "high"
+    if code == "S101":
+        return "low"
+    if code.startswith(HIGH):
+        return "high"
+    if code.startswith(("S", "B", "C901", "F")) and code not in ("F401", "F841", "F541"):
+        return "medium"
+    return "low"
+
+
+def selected_prefixes(rules: Sequence[str]) -> tuple[str, ...]:
+    groups = rules or RULE_GROUPS
+    return tuple(prefix for group in groups for prefix in RUFF_RULES.get(group, ()))
+
+
+def to_finding(record: dict[str, Any]) -> Finding:
+    code = record.get("code") or "invalid-syntax"
+    message = record["message"]
+    if code == "invalid-syntax":
+        message = f"cannot parse: {message}"
+    fix = record.get("fix") or {}
+    return Finding(
+        rule_id=code,
+        severity=severity(code),  # type: ignore[arg-type]
+        line=record["location"]["row"],
+        column=record["location"]["column"],
+        message=message[:2000],
+        fix_hint=(fix.get("message") or None),
+    )
+
+
+class RuffChecker:
+    def __init__(self, timeout: float = 60.0) -> None:
+        self.binary = find_ruff_bin()
+        self.timeout = timeout
+        completed = subprocess.run(  # noqa: S603 - ruff's own binary, at start-up only
+            [self.binary, "--version"], capture_output=True, text=True, check=True
+        )
+        self.version = completed.stdout.split()[-1]
+
+    async def check(self, items: Sequence[AnalysisInput]) -> list[list[Finding]]:
+        if not items:
+            return []
+        wanted = [selected_prefixes(item.rules) for item in items]
+        union = sorted({prefix for prefixes in wanted for prefix in prefixes})
+        if not union:
+            return [[] for _ in items]
+        with tempfile.TemporaryDirectory(prefix="revue-ruff-") as folder:
+            for index, item in enumerate(items):
+                (Path(folder) / f"{index}.py").write_text(item.code, encoding="utf-8")
+            records = await self._run(folder, union)
+        found: list[list[Finding]] = [[] for _ in items]
+        for record in records:
+            index = int(Path(record["filename"]).stem)
+            code = record.get("code") or "invalid-syntax"
+            if code == "invalid-syntax" or code.startswith(wanted[index]):
+                found[index].append(to_finding(record))
+        return found
+
+    async def _run(self, folder: str, select: list[str]) -> list[dict[str, Any]]:
+        process = await asyncio.create_subprocess_exec(
+            self.binary,
+            "check",
+            "--isolated",
+            "--no-cache",
+            "--exit-zero",
+            "--output-format",
+            "json",
+            "--select",
+            ",".join(select),
+            "--config",
+            f"lint.mccabe.max-complexity = {MAX_COMPLEXITY}",
+            folder,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            stdout, stderr = await asyncio.wait_for(process.communicate(), self.timeout)
+        except (TimeoutError, asyncio.CancelledError):
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            await process.wait()
+            raise
+        if process.returncode != 0:
+            raise RetryableProviderError(f"ruff exited {process.returncode}: {stderr[:300]!r}")
+        return orjson.loads(stdout)

@@ -1,0 +1,92 @@
+"""Lizard complexity and pattern rules for every language; runs in a worker process."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import lizard
+
+from revue.analysis.providers.builtin.patterns import match_lines
+from revue.common.events import Finding
+from revue.common.languages import EXTENSIONS, RULE_GROUPS
+
+MAX_CYCLOMATIC = 10
+MAX_FUNCTION_LINES = 60
+MAX_PARAMETERS = 6
+
+
+def complexity_findings(code: str, language: str) -> list[Finding]:
+    info = lizard.analyze_file.analyze_source_code(f"input.{EXTENSIONS[language]}", code)
+    found = []
+    for function in info.function_list:
+        # Python's cyclomatic complexity comes from ruff's C901, which sees the AST.
+        if language != "python" and function.cyclomatic_complexity > MAX_CYCLOMATIC:
+            found.append(
+                Finding(
+                    rule_id="CPX001",
+                    severity="high"
+                    if function.cyclomatic_complexity > 2 * MAX_CYCLOMATIC
+                    else "medium",
+                    line=function.start_line,
+                    column=1,
+                    message=f"`{function.name}` has cyclomatic complexity "
+                    f"{function.cyclomatic_complexity} (limit {MAX_CYCLOMATIC})",
+                    fix_hint="Split the function; replace nested branches with early returns.",
+                )
+            )
+        if function.nloc > MAX_FUNCTION_LINES:
+            found.append(
+                Finding(
+                    rule_id="CPX002",
+                    severity="medium",
+                    line=function.start_line,
+                    column=1,
+                    message=f"`{function.name}` has {function.nloc} lines of code "
+                    f"(limit {MAX_FUNCTION_LINES})",
+                    fix_hint="Extract cohesive steps into their own functions.",
+                )
+            )
+        if function.parameter_count > MAX_PARAMETERS:
+            found.append(
+                Finding(
+                    rule_id="CPX003",
+                    severity="low",
+                    line=function.start_line,
+                    column=1,
+                    message=f"`{function.name}` takes {function.parameter_count} parameters "
+                    f"(limit {MAX_PARAMETERS})",
+                    fix_hint="Group related parameters into an object.",
+                )
+            )
+    return found
+
+
+def pattern_findings(code: str, language: str, groups: Sequence[str]) -> list[Finding]:
+    found = []
+    for rule, line, column in match_lines(code, language):
+        group = "security"  # every pattern rule is a security rule
+        if group in groups:
+            found.append(
+                Finding(
+                    rule_id=rule.rule_id,
+                    severity=rule.severity,  # type: ignore[arg-type]
+                    line=line,
+                    column=column,
+                    message=rule.message,
+                    fix_hint=rule.fix_hint,
+                )
+            )
+    return found
+
+
+def check(code: str, language: str, rules: Sequence[str]) -> list[Finding]:
+    groups = tuple(rules) or RULE_GROUPS
+    found = pattern_findings(code, language, groups)
+    if "complexity" in groups:
+        found.extend(complexity_findings(code, language))
+    return found
+
+
+def check_many(items: Sequence[tuple[str, str, Sequence[str]]]) -> list[list[Finding]]:
+    """One call per batch, so a batch crosses the process boundary once."""
+    return [check(code, language, rules) for code, language, rules in items]

@@ -1,0 +1,155 @@
+"""Analysis sessions and their findings in PostgreSQL.
+
+Writes are idempotent on the job id: the first completion of a job is
+recorded, a redelivered duplicate changes nothing, so a worker that dies
+between writing and acknowledging cannot produce a second result.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    func,
+    select,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, insert
+from sqlalchemy.dialects.postgresql import UUID as PgUUID
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from revue.common.events import AnalysisResult, ErrorInfo, Finding, RunAnalysis
+
+metadata = MetaData()
+
+analysis_sessions = Table(
+    "analysis_sessions",
+    metadata,
+    Column("job_id", PgUUID(as_uuid=True), primary_key=True),
+    Column("owner_id", String(200)),
+    Column("language", String(32), nullable=False),
+    Column("rules", ARRAY(String(64)), nullable=False, server_default="{}"),
+    Column("max_issues", Integer, nullable=False),
+    Column("priority", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("analyzer", String(64)),
+    Column("analyzer_version", String(200)),
+    Column("cache_key", String(200)),
+    Column("findings_count", Integer, nullable=False, server_default="0"),
+    Column("truncated", Boolean, nullable=False, server_default="false"),
+    Column("error", JSONB),
+    Column("duration_ms", Float, nullable=False, server_default="0"),
+    Column("submitted_at", DateTime(timezone=True), nullable=False),
+    Column("completed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+findings = Table(
+    "findings",
+    metadata,
+    Column(
+        "job_id",
+        PgUUID(as_uuid=True),
+        ForeignKey("analysis_sessions.job_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("ordinal", Integer, primary_key=True),
+    Column("rule_id", String(200), nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("line", Integer, nullable=False),
+    Column("col", Integer, nullable=False),
+    Column("message", Text, nullable=False),
+    Column("fix_hint", Text),
+)
+
+
+class AnalysisStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def record(
+        self,
+        request: RunAnalysis,
+        *,
+        result: AnalysisResult | None,
+        error: ErrorInfo | None,
+        cache_key: str | None,
+        duration_ms: float,
+    ) -> bool:
+        """Store the outcome once; False when this job was already recorded."""
+        session: dict[str, Any] = {
+            "job_id": request.job_id,
+            "owner_id": request.owner_id,
+            "language": request.language,
+            "rules": list(request.rules),
+            "max_issues": request.max_issues,
+            "priority": request.priority.value,
+            "status": "succeeded" if result is not None else "failed",
+            "analyzer": result.analyzer if result else None,
+            "analyzer_version": result.analyzer_version if result else None,
+            "cache_key": cache_key,
+            "findings_count": len(result.findings) if result else 0,
+            "truncated": result.truncated if result else False,
+            "error": error.model_dump() if error else None,
+            "duration_ms": duration_ms,
+            "submitted_at": request.submitted_at,
+            "completed_at": datetime.now(UTC),
+        }
+        async with self.engine.begin() as connection:
+            inserted = await connection.scalar(
+                insert(analysis_sessions)
+                .values(session)
+                .on_conflict_do_nothing(index_elements=["job_id"])
+                .returning(analysis_sessions.c.job_id)
+            )
+            if inserted is None:
+                return False
+            if result and result.findings:
+                await connection.execute(
+                    insert(findings),
+                    [_finding_row(request.job_id, i, f) for i, f in enumerate(result.findings)],
+                )
+        return True
+
+    async def get(self, job_id: UUID) -> dict[str, Any] | None:
+        async with self.engine.connect() as connection:
+            row = (
+                (
+                    await connection.execute(
+                        select(analysis_sessions).where(analysis_sessions.c.job_id == job_id)
+                    )
+                )
+                .mappings()
+                .first()
+            )
+            if row is None:
+                return None
+            rows = (
+                await connection.execute(
+                    select(findings).where(findings.c.job_id == job_id).order_by(findings.c.ordinal)
+                )
+            ).mappings()
+            return {**row, "findings": [dict(r) for r in rows]}
+
+
+def _finding_row(job_id: UUID, ordinal: int, finding: Finding) -> dict[str, Any]:
+    return {
+        "job_id": job_id,
+        "ordinal": ordinal,
+        "rule_id": finding.rule_id,
+        "severity": finding.severity,
+        "line": finding.line,
+        "col": finding.column,
+        "message": finding.message,
+        "fix_hint": finding.fix_hint,
+    }
