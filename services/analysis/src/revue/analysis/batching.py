@@ -63,6 +63,7 @@ class BatchProcessor(Generic[In, Out]):
         self._running: set[asyncio.Task[None]] = set()
         self.total_requests = 0
         self.total_batches = 0
+        self._dispatched = 0  # items handed to the handler (cancelled ones excluded)
         self.total_wait_time = 0.0
         self.total_processing_time = 0.0
         self.errors = 0
@@ -119,8 +120,6 @@ class BatchProcessor(Generic[In, Out]):
             "queued": self._queue.qsize(),
             "running_batches": len(self._running),
         }
-
-    _dispatched = 0
 
     # --- internals -----------------------------------------------------------------
 

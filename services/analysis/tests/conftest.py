@@ -1,0 +1,12 @@
+"""Fixtures of the analysis service's tests."""
+
+import pytest
+
+from revue.analysis.providers.builtin import BuiltinProvider
+
+
+@pytest.fixture(scope="session")
+def builtin_provider():
+    provider = BuiltinProvider(processes=2)
+    yield provider
+    provider._pool.shutdown(wait=True)

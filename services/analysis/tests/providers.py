@@ -1,0 +1,42 @@
+"""Fault injection around the real builtin provider, for engine and job tests.
+
+Not a stand-in for a real component: every successful call still goes to
+the builtin analyzer; this wrapper only adds what the tests need to cause
+(failures, slowness) and to observe (calls, batch sizes).
+"""
+
+import asyncio
+from collections.abc import Sequence
+
+from revue.analysis.providers import AnalysisInput
+from revue.analysis.providers.builtin import BuiltinProvider
+from revue.common.errors import ProviderError, RetryableProviderError
+from revue.common.events import AnalysisResult
+
+
+class FaultInjectingProvider:
+    def __init__(self, inner: BuiltinProvider, *, delay: float = 0.0) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.version = inner.version
+        self.model = inner.model
+        self.delay = delay
+        self.fail_next = 0  # batch calls that raise before reaching the analyzer
+        self.always_fail = False
+        self.calls = 0
+        self.batch_sizes: list[int] = []
+
+    async def analyze_batch(
+        self, items: Sequence[AnalysisInput]
+    ) -> list[AnalysisResult | ProviderError]:
+        self.calls += 1
+        self.batch_sizes.append(len(items))
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        if self.always_fail or self.fail_next > 0:
+            self.fail_next = max(0, self.fail_next - 1)
+            raise RetryableProviderError("injected provider outage", retry_after_s=0.01)
+        return await self.inner.analyze_batch(items)
+
+    async def aclose(self) -> None:
+        """The shared builtin provider is closed by its fixture."""

@@ -1,0 +1,83 @@
+"""The builtin analyzer finds exactly the expected findings in the corpus."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from revue.analysis.providers import AnalysisInput
+from revue.common.languages import EXTENSIONS, SUPPORTED_LANGUAGES
+
+CORPUS = Path(__file__).parent / "corpus"
+EXPECTED = json.loads((CORPUS / "expected.json").read_text())
+LANGUAGE_OF = {extension: language for language, extension in EXTENSIONS.items()}
+
+
+def sample(name: str) -> AnalysisInput:
+    path = CORPUS / name
+    return AnalysisInput(path.read_text(), LANGUAGE_OF[path.suffix[1:]])
+
+
+def test_the_corpus_covers_every_supported_language():
+    covered = {LANGUAGE_OF[Path(name).suffix[1:]] for name in EXPECTED}
+    assert covered == set(SUPPORTED_LANGUAGES)
+
+
+async def test_corpus_findings_are_exactly_the_expected_ones(builtin_provider):
+    names = sorted(EXPECTED)
+    results = await builtin_provider.analyze_batch([sample(name) for name in names])
+    for name, result in zip(names, results, strict=True):
+        found = [[finding.rule_id, finding.line] for finding in result.findings]
+        assert found == EXPECTED[name], name
+        assert result.analyzer == "revue-builtin"
+        assert result.analyzer_version == builtin_provider.version
+
+
+async def test_results_are_deterministic_and_independent_of_batch_company(builtin_provider):
+    alone = await builtin_provider.analyze_batch([sample("sample.py")])
+    together = await builtin_provider.analyze_batch(
+        [sample("sample.js"), sample("sample.py"), sample("clean.py")]
+    )
+    assert alone[0] == together[1]
+
+
+async def test_every_finding_has_position_severity_and_message(builtin_provider):
+    [result] = await builtin_provider.analyze_batch([sample("sample.py")])
+    by_rule = {finding.rule_id: finding for finding in result.findings}
+    assert by_rule["F401"].fix_hint == "Remove unused import: `os`"
+    assert by_rule["S307"].severity == "high"
+    assert by_rule["S307"].line == 19
+    assert by_rule["S307"].column == 12
+    assert "eval" in by_rule["S307"].message or "literal_eval" in by_rule["S307"].message
+
+
+async def test_unparseable_code_is_a_finding_not_a_failure(builtin_provider):
+    [result] = await builtin_provider.analyze_batch([AnalysisInput("def broken(:\n", "python")])
+    assert result.findings
+    assert {finding.rule_id for finding in result.findings} == {"invalid-syntax"}
+    assert result.findings[0].message.startswith("cannot parse")
+
+
+@pytest.mark.parametrize(
+    ("rules", "present", "absent"),
+    [
+        (("security",), {"S301", "S307", "S602", "S608"}, {"F401", "F821", "C901"}),
+        (("quality",), {"F401", "F821", "F841"}, {"S301", "C901"}),
+        (("complexity",), {"C901"}, {"S301", "F401"}),
+    ],
+)
+async def test_rule_groups_select_what_is_reported(builtin_provider, rules, present, absent):
+    code = (CORPUS / "sample.py").read_text()
+    [result] = await builtin_provider.analyze_batch([AnalysisInput(code, "python", rules)])
+    found = {finding.rule_id for finding in result.findings}
+    assert present <= found
+    assert not found & absent
+
+
+async def test_max_issues_keeps_the_most_severe_and_says_so(builtin_provider):
+    code = (CORPUS / "sample.py").read_text()
+    [result] = await builtin_provider.analyze_batch([AnalysisInput(code, "python", (), 3)])
+    assert result.truncated
+    assert len(result.findings) == 3
+    assert {finding.severity for finding in result.findings} == {"high"}
+    assert [f.line for f in result.findings] == sorted(f.line for f in result.findings)
