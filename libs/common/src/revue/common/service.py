@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
@@ -183,4 +184,9 @@ def serve(app: FastAPI, settings: ServiceSettings) -> None:
         timeout_graceful_shutdown=int(settings.shutdown_timeout),
         log_level=logging.getLevelName(logging.getLogger().level).lower(),
     )
+    # uvicorn re-raises the signal it caught once its graceful shutdown is
+    # done, restoring the handler that was there before; with these no-op
+    # handlers in place, a clean stop exits 0 instead of "killed by SIGTERM".
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: None)
     uvicorn.Server(config).run()

@@ -28,7 +28,6 @@ import structlog
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.errors import ConnectionClosedError
-from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.api import AckPolicy, ConsumerConfig
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
@@ -161,7 +160,7 @@ class JobWorker:
                 continue
             try:
                 messages = await subscription.fetch(batch=room, timeout=FETCH_WAIT)
-            except NatsTimeoutError:
+            except TimeoutError:  # nats-py raises its own subclass or the builtin
                 continue
             except ConnectionClosedError:
                 return
