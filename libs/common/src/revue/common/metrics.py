@@ -42,7 +42,7 @@ batch_size = Histogram(
 )
 batch_wait_seconds = Histogram(
     "batch_wait_seconds",
-    "Time an item waited before its batch was dispatched",
+    "Wait batching added to an item (collection window, not slot queueing)",
     ["processor"],
     buckets=(0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1),
 )

@@ -40,6 +40,7 @@ def create_app(
 
     async def start() -> None:
         await engine.start()
+        await outcomes.start()
         if settings.jobs_enabled:
             worker = JobWorker(runtime.nats, runtime.topology, engine, outcomes, settings)
             await worker.start()
@@ -49,6 +50,7 @@ def create_app(
         if "worker" in state:
             await state["worker"].stop()
         await background.drain(settings.shutdown_timeout)
+        await outcomes.stop()
 
     runtime.on_startup(start)
     runtime.on_stopping(stop_taking_work)

@@ -1,6 +1,7 @@
 """What happens once an analysis has an outcome: record it, announce it.
 
-Recording is idempotent (see `store`), and `analysis.completed` is published
+Recording is idempotent (see `store`) and group-committed: outcomes that
+finish together are written in one transaction. And `analysis.completed` is published
 with `Nats-Msg-Id: completed-<job id>`, so a job redelivered after a crash
 yields one row and one event, not two. Dead letters go to `analysis.dead`
 with the reason and the original payload.
@@ -13,7 +14,8 @@ from uuid import UUID
 import structlog
 from faststream.nats import NatsBroker
 
-from revue.analysis.store import AnalysisStore
+from revue.analysis.batching import BatchConfig, BatchProcessor
+from revue.analysis.store import AnalysisStore, Outcome
 from revue.common import subjects
 from revue.common.events import (
     AnalysisCompleted,
@@ -33,6 +35,18 @@ class Outcomes:
         self.broker = broker
         self.topology = topology
         self.store = store
+        # Group commit: outcomes finishing together share one transaction.
+        self.writer: BatchProcessor[Outcome, bool] = BatchProcessor(
+            store.record_many,
+            BatchConfig(max_batch_size=256, max_wait_time=0.002, max_concurrent_batches=4),
+            name="outcome_writes",
+        )
+
+    async def start(self) -> None:
+        await self.writer.start()
+
+    async def stop(self) -> None:
+        await self.writer.stop()
 
     async def completed(
         self,
@@ -44,9 +58,7 @@ class Outcomes:
         duration_ms: float = 0.0,
     ) -> bool:
         """Record and announce; returns False when the job had already been recorded."""
-        first = await self.store.record(
-            request, result=result, error=error, cache_key=cache_key, duration_ms=duration_ms
-        )
+        first = await self.writer.process(Outcome(request, result, error, cache_key, duration_ms))
         event = AnalysisCompleted(
             job_id=request.job_id,
             owner_id=request.owner_id,

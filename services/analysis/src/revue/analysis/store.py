@@ -7,6 +7,7 @@ between writing and acknowledging cannot produce a second result.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -73,6 +74,15 @@ findings = Table(
 )
 
 
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    request: RunAnalysis
+    result: AnalysisResult | None
+    error: ErrorInfo | None
+    cache_key: str | None
+    duration_ms: float
+
+
 class AnalysisStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
@@ -87,39 +97,41 @@ class AnalysisStore:
         duration_ms: float,
     ) -> bool:
         """Store the outcome once; False when this job was already recorded."""
-        session: dict[str, Any] = {
-            "job_id": request.job_id,
-            "owner_id": request.owner_id,
-            "language": request.language,
-            "rules": list(request.rules),
-            "max_issues": request.max_issues,
-            "priority": request.priority.value,
-            "status": "succeeded" if result is not None else "failed",
-            "analyzer": result.analyzer if result else None,
-            "analyzer_version": result.analyzer_version if result else None,
-            "cache_key": cache_key,
-            "findings_count": len(result.findings) if result else 0,
-            "truncated": result.truncated if result else False,
-            "error": error.model_dump() if error else None,
-            "duration_ms": duration_ms,
-            "submitted_at": request.submitted_at,
-            "completed_at": datetime.now(UTC),
-        }
+        [first] = await self.record_many([Outcome(request, result, error, cache_key, duration_ms)])
+        return first
+
+    async def record_many(self, outcomes: list[Outcome]) -> list[bool]:
+        """Store several outcomes in one transaction (group commit).
+
+        Returns, per outcome, whether it was recorded now (False: a duplicate).
+        """
+        rows = {o.request.job_id: _session_row(o) for o in outcomes}
         async with self.engine.begin() as connection:
-            inserted = await connection.scalar(
-                insert(analysis_sessions)
-                .values(session)
-                .on_conflict_do_nothing(index_elements=["job_id"])
-                .returning(analysis_sessions.c.job_id)
+            inserted = set(
+                (
+                    await connection.scalars(
+                        insert(analysis_sessions)
+                        .values(list(rows.values()))
+                        .on_conflict_do_nothing(index_elements=["job_id"])
+                        .returning(analysis_sessions.c.job_id)
+                    )
+                ).all()
             )
-            if inserted is None:
-                return False
-            if result and result.findings:
-                await connection.execute(
-                    insert(findings),
-                    [_finding_row(request.job_id, i, f) for i, f in enumerate(result.findings)],
-                )
-        return True
+            finding_rows = [
+                _finding_row(o.request.job_id, i, f)
+                for o in outcomes
+                if o.result and o.request.job_id in inserted
+                for i, f in enumerate(o.result.findings)
+            ]
+            if finding_rows:
+                await connection.execute(insert(findings), finding_rows)
+        seen: set[UUID] = set()
+        answers = []
+        for outcome in outcomes:
+            job_id = outcome.request.job_id
+            answers.append(job_id in inserted and job_id not in seen)
+            seen.add(job_id)
+        return answers
 
     async def get(self, job_id: UUID) -> dict[str, Any] | None:
         async with self.engine.connect() as connection:
@@ -140,6 +152,28 @@ class AnalysisStore:
                 )
             ).mappings()
             return {**row, "findings": [dict(r) for r in rows]}
+
+
+def _session_row(outcome: Outcome) -> dict[str, Any]:
+    request, result, error = outcome.request, outcome.result, outcome.error
+    return {
+        "job_id": request.job_id,
+        "owner_id": request.owner_id,
+        "language": request.language,
+        "rules": list(request.rules),
+        "max_issues": request.max_issues,
+        "priority": request.priority.value,
+        "status": "succeeded" if result is not None else "failed",
+        "analyzer": result.analyzer if result else None,
+        "analyzer_version": result.analyzer_version if result else None,
+        "cache_key": outcome.cache_key,
+        "findings_count": len(result.findings) if result else 0,
+        "truncated": result.truncated if result else False,
+        "error": error.model_dump() if error else None,
+        "duration_ms": outcome.duration_ms,
+        "submitted_at": request.submitted_at,
+        "completed_at": datetime.now(UTC),
+    }
 
 
 def _finding_row(job_id: UUID, ordinal: int, finding: Finding) -> dict[str, Any]:

@@ -1,0 +1,52 @@
+"""Servers and isolation for benchmarks: the configured servers, else embedded ones."""
+
+import asyncio
+import contextlib
+import os
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import nats
+from sqlalchemy.engine import make_url
+
+from revue.common import migrations
+from revue.common.database import asyncpg_dsn
+from revue.common.embedded import resolve_infrastructure
+from revue.common.streams import delete_streams
+from revue.common.subjects import BusTopology
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@contextlib.asynccontextmanager
+async def bench_environment(migrate: tuple[str, ...] = ()) -> AsyncIterator[dict[str, str]]:
+    """An environment with its own database and bus namespace, removed afterwards."""
+    infra = await asyncio.to_thread(resolve_infrastructure, os.environ, ROOT / ".revue" / "bench")
+    namespace = f"b{uuid.uuid4().hex[:8]}"
+    database = f"revue_bench_{namespace}"
+    admin_url = infra.urls["postgres"]
+    admin = await asyncpg.connect(asyncpg_dsn(admin_url))
+    await admin.execute(f'CREATE DATABASE "{database}"')
+    await admin.close()
+    database_url = make_url(admin_url).set(database=database).render_as_string(hide_password=False)
+    for module in migrate:
+        await asyncio.to_thread(migrations.upgrade, module, database_url)
+    env = {
+        **os.environ,
+        **infra.env(),
+        "DATABASE_URL": database_url,
+        "BUS_NAMESPACE": namespace,
+        "LOG_LEVEL": "WARNING",
+    }
+    try:
+        yield env
+    finally:
+        connection = await nats.connect(infra.urls["nats"])
+        await delete_streams(connection.jetstream(), BusTopology(namespace))
+        await connection.drain()
+        admin = await asyncpg.connect(asyncpg_dsn(admin_url))
+        await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        await admin.close()
+        infra.stop()
