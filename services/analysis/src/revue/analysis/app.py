@@ -5,12 +5,13 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from revue.analysis.engine import AnalysisEngine
-from revue.analysis.handlers import Background, register
+from revue.analysis.handlers import register
 from revue.analysis.jobs import JobWorker
 from revue.analysis.outcomes import Outcomes
 from revue.analysis.providers import Provider
 from revue.analysis.settings import AnalysisSettings
 from revue.analysis.store import AnalysisStore
+from revue.common.background import Background
 from revue.common.service import ServiceRuntime, serve
 
 

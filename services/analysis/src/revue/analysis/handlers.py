@@ -8,43 +8,19 @@ happen right after, off the caller's latency.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 from typing import Any
 
-import structlog
 from faststream.nats import NatsBroker
 
 from revue.analysis.engine import AnalysisEngine
 from revue.analysis.jobs import JobWorker, error_info
 from revue.analysis.outcomes import Outcomes
 from revue.common import subjects
+from revue.common.background import Background
 from revue.common.events import AnalysisReply, GetAnalysisStats, RunAnalysis
 from revue.common.subjects import BusTopology
-
-log = structlog.get_logger("revue.analysis.handlers")
-
-
-class Background:
-    """Owned background tasks: awaited on shutdown, failures logged."""
-
-    def __init__(self) -> None:
-        self.tasks: set[asyncio.Task[Any]] = set()
-
-    def spawn(self, coroutine: Any) -> None:
-        task = asyncio.create_task(coroutine)
-        self.tasks.add(task)
-        task.add_done_callback(self._done)
-
-    def _done(self, task: asyncio.Task[Any]) -> None:
-        self.tasks.discard(task)
-        if not task.cancelled() and task.exception():
-            log.error("background task failed", error=repr(task.exception()))
-
-    async def drain(self, timeout: float) -> None:
-        if self.tasks:
-            await asyncio.wait(self.tasks, timeout=timeout)
 
 
 def register(

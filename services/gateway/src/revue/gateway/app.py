@@ -1,11 +1,42 @@
-"""Composition root of the gateway service: settings -> runtime -> app."""
+"""Composition root of the gateway: settings -> runtime -> context -> routes -> app."""
 
 from __future__ import annotations
 
+import secrets
+
+import structlog
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from starlette_compress import CompressMiddleware
 
 from revue.common.service import ServiceRuntime, serve
+from revue.gateway.analysis_client import AnalysisClient
+from revue.gateway.context import Gateway
+from revue.gateway.errors import install_error_handlers
+from revue.gateway.job_status import JobStatusConsumer
+from revue.gateway.job_store import JobStore
+from revue.gateway.middleware import BodySizeLimit, ResponseHeaders
+from revue.gateway.ratelimit import Policy, RateLimiter
+from revue.gateway.routes import analyses, auth, batch, operations
+from revue.gateway.security import Passwords, Tokens
 from revue.gateway.settings import GatewaySettings
+
+log = structlog.get_logger("revue.gateway")
+
+DESCRIPTION = """
+The public API of Revue. Register, get a token (or an API key), then analyse
+code synchronously (`POST /api/v1/analyze`) or as a job (`POST /api/v1/analyses`).
+
+Every error has one shape: `{"detail", "code", "errors"}`; a 422 lists each
+invalid field. Limited responses carry `RateLimit-Policy` and `RateLimit` headers.
+"""
+
+
+def jwt_secret(settings: GatewaySettings) -> str:
+    if settings.jwt_secret is not None:
+        return settings.jwt_secret.get_secret_value()
+    log.warning("JWT_SECRET is not set: using a random secret; tokens end with this process")
+    return secrets.token_urlsafe(48)
 
 
 def create_app(
@@ -13,12 +44,74 @@ def create_app(
 ) -> FastAPI:
     settings = settings or GatewaySettings()
     runtime = ServiceRuntime(settings, configure_process=configure_process)
-    runtime.use_redis()
-    runtime.use_database()
-    return runtime.build_app(
-        title="Revue gateway",
-        description="Public REST API: validates, authenticates, rate-limits, publishes to NATS.",
+    redis = runtime.use_redis()
+    db = runtime.use_database()
+    jobs = JobStore(db)
+    context = Gateway(
+        settings=settings,
+        runtime=runtime,
+        db=db,
+        redis=redis,
+        limiter=RateLimiter(redis, prefix=f"rl:{settings.bus_namespace}:"),
+        passwords=Passwords(settings.argon2_time_cost, settings.argon2_memory_cost_kib),
+        tokens=Tokens(
+            jwt_secret(settings),
+            settings.jwt_issuer,
+            settings.access_token_ttl,
+            settings.refresh_token_ttl,
+        ),
+        analysis=AnalysisClient(
+            lambda: runtime.nats, runtime.topology, settings.analysis_timeout_margin
+        ),
+        jobs=jobs,
+        policies={
+            "default": Policy("default", settings.rate_limit_per_minute, settings.rate_limit_burst),
+            "batch": Policy(
+                "batch", settings.rate_limit_batch_per_minute, settings.rate_limit_batch_burst
+            ),
+            "anonymous": Policy(
+                "anonymous",
+                settings.rate_limit_anonymous_per_minute,
+                settings.rate_limit_anonymous_burst,
+            ),
+        },
     )
+    status = JobStatusConsumer(
+        lambda: runtime.nats, runtime.topology, jobs, settings.job_status_consumer
+    )
+
+    async def stop_background() -> None:
+        await status.stop()
+        await context.background.drain(settings.shutdown_timeout)
+
+    runtime.on_startup(status.start)
+    runtime.on_stopping(stop_background)
+    app = runtime.build_app(
+        title="Revue",
+        description=DESCRIPTION,
+        routers=[auth.router, analyses.router, batch.router, operations.router],
+    )
+    app.state.gateway = context
+    app.state.job_status = status
+    install_error_handlers(app)
+    app.add_middleware(CompressMiddleware, minimum_size=settings.compression_minimum_size)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "Idempotency-Key",
+                "X-API-Key",
+                "If-None-Match",
+            ],
+            expose_headers=["ETag", "Location", "RateLimit", "RateLimit-Policy", "Retry-After"],
+        )
+    app.add_middleware(ResponseHeaders)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    return app
 
 
 def main() -> None:

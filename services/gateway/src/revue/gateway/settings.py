@@ -1,8 +1,8 @@
-"""Settings of the gateway service: the shared base plus this service's knobs."""
+"""Settings of the gateway: the shared base plus this service's knobs."""
 
 from __future__ import annotations
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 
 from revue.common.settings import ServiceSettings
 
@@ -12,3 +12,38 @@ class GatewaySettings(ServiceSettings):
     port: int = Field(
         default=8000, ge=1, le=65535, validation_alias=AliasChoices("GATEWAY_PORT", "port")
     )
+
+    # Authentication. Without JWT_SECRET a random one is drawn at start-up:
+    # fine for one process on a laptop, wrong for several gateways.
+    jwt_secret: SecretStr | None = None
+    jwt_issuer: str = "revue"
+    access_token_ttl: int = Field(default=900, ge=60)
+    refresh_token_ttl: int = Field(default=7 * 86_400, ge=300)
+    argon2_time_cost: int = Field(default=2, ge=1)
+    argon2_memory_cost_kib: int = Field(default=19_456, ge=1024)
+    api_keys_per_user: int = Field(default=20, ge=1)
+
+    # Limits on what clients send
+    max_body_bytes: int = Field(default=12 * 1024 * 1024, ge=1024)
+    batch_max_items: int = Field(default=50, ge=1, le=50)
+    batch_max_code_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
+    batch_get_max_ids: int = Field(default=100, ge=1, le=100)
+
+    # Rate limits (GCRA in Redis, shared by every gateway): requests per minute
+    rate_limit_enabled: bool = True
+    rate_limit_per_minute: int = Field(default=600, ge=1)
+    rate_limit_burst: int = Field(default=100, ge=1)
+    rate_limit_batch_per_minute: int = Field(default=30, ge=1)
+    rate_limit_batch_burst: int = Field(default=5, ge=1)
+    rate_limit_anonymous_per_minute: int = Field(default=30, ge=1)
+    rate_limit_anonymous_burst: int = Field(default=10, ge=1)
+    trust_forwarded_for: bool = False
+
+    # Analysis
+    async_processing_enabled: bool = True
+    analysis_timeout_margin: float = Field(default=1.0, ge=0)
+    job_status_consumer: str = "gateway-job-status"
+
+    # HTTP
+    cors_origins: list[str] = Field(default_factory=list)
+    compression_minimum_size: int = Field(default=1000, ge=0)

@@ -1,5 +1,6 @@
 """Alembic environment of the gateway service (see revue.common.migrations)."""
 
 from revue.common.migrations import run_env
+from revue.gateway.tables import metadata
 
-run_env(target_metadata=None)
+run_env(target_metadata=metadata)

@@ -1,0 +1,41 @@
+"""Everything a gateway request handler may need, built once in `app.py`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from fastapi import Request
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from revue.common.background import Background
+from revue.common.jobs import JobSubmitter
+from revue.common.service import ServiceRuntime
+from revue.gateway.analysis_client import AnalysisClient
+from revue.gateway.job_store import JobStore
+from revue.gateway.ratelimit import Policy, RateLimiter
+from revue.gateway.security import Passwords, Tokens
+from revue.gateway.settings import GatewaySettings
+
+
+@dataclass
+class Gateway:
+    settings: GatewaySettings
+    runtime: ServiceRuntime
+    db: AsyncEngine
+    redis: Redis
+    limiter: RateLimiter
+    passwords: Passwords
+    tokens: Tokens
+    analysis: AnalysisClient
+    jobs: JobStore
+    policies: dict[str, Policy] = field(default_factory=dict)
+
+    def submitter(self) -> JobSubmitter:
+        return JobSubmitter(self.runtime.nats.jetstream(), self.runtime.topology)
+
+    background: Background = field(default_factory=Background)
+
+
+def gateway(request: Request) -> Gateway:
+    return request.app.state.gateway

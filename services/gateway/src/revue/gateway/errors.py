@@ -1,0 +1,153 @@
+"""One error shape for every failure, mapped from exceptions in one place.
+
+Every error body is `{"detail": ..., "code": ..., "errors": [...]}`; a 422
+is the seeds' `ValidationErrorResponse` (with `errors[{field, message,
+type}]`), every other status leaves `errors` empty. Domain errors from
+`revue.common.errors` become HTTP statuses here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from prometheus_client import Counter
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from revue.common.errors import CircuitOpenError, RetryExhaustedError, RevueError
+
+log = structlog.get_logger("revue.gateway.errors")
+
+validation_errors_total = Counter(
+    "validation_errors_total", "Requests refused by validation", ["endpoint", "field"]
+)
+validation_success_total = Counter(
+    "validation_success_total", "Requests that passed validation", ["endpoint"]
+)
+
+
+class FieldError(BaseModel):
+    field: str
+    message: str
+    type: str
+
+
+class ErrorResponse(BaseModel):
+    detail: str
+    code: str
+    errors: list[FieldError] = Field(default_factory=list)
+
+
+ValidationErrorResponse = ErrorResponse  # the seeds' name for the 422 shape
+
+CODES = {
+    400: "bad_request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "rate_limited",
+    502: "bad_gateway",
+    503: "unavailable",
+    504: "timeout",
+}
+
+
+class ApiError(Exception):
+    """Raised by handlers for any non-2xx answer."""
+
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        *,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.code = code or CODES.get(status, "error")
+        self.headers = headers or {}
+
+
+def error_body(status: int, detail: str, code: str | None = None, errors: Any = ()) -> dict:
+    return ErrorResponse(
+        detail=detail, code=code or CODES.get(status, "error"), errors=list(errors)
+    ).model_dump()
+
+
+def from_revue_error(error: RevueError) -> ApiError:
+    retry_after = (
+        {"Retry-After": str(max(1, round(error.retry_after_s)))} if error.retry_after_s else {}
+    )
+    if isinstance(error, CircuitOpenError):
+        return ApiError(
+            503,
+            "the analysis provider is failing; try again later",
+            code=error.code,
+            headers=retry_after or {"Retry-After": "5"},
+        )
+    if isinstance(error, RetryExhaustedError) or getattr(error, "retryable", False):
+        return ApiError(
+            503,
+            "the analysis provider is unavailable; try again later",
+            code=error.code,
+            headers=retry_after or {"Retry-After": "5"},
+        )
+    return ApiError(502, error.message, code=error.code)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def validation_failed(request: Request, error: RequestValidationError) -> JSONResponse:
+        errors = []
+        for problem in error.errors():
+            location = [str(part) for part in problem.get("loc", ())]
+            if (
+                location
+                and location[0] in {"body", "query", "path", "header"}
+                and len(location) > 1
+            ):
+                location = location[1:]
+            field = ".".join(location) or "body"
+            errors.append(
+                FieldError(
+                    field=field,
+                    message=str(problem.get("msg", ""))[:500],
+                    type=str(problem.get("type", "value_error")),
+                )
+            )
+            validation_errors_total.labels(request.url.path, field.split(".")[0]).inc()
+        body = error_body(422, "Validation failed", errors=[e.model_dump() for e in errors[:50]])
+        return JSONResponse(body, status_code=422)
+
+    @app.exception_handler(ApiError)
+    async def api_error(_: Request, error: ApiError) -> JSONResponse:
+        return JSONResponse(
+            error_body(error.status, error.detail, error.code),
+            status_code=error.status,
+            headers=error.headers,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
+        detail = error.detail if isinstance(error.detail, str) else "request refused"
+        return JSONResponse(
+            error_body(error.status_code, detail),
+            status_code=error.status_code,
+            headers=getattr(error, "headers", None),
+        )
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, error: Exception) -> JSONResponse:
+        log.exception("unhandled error", path=request.url.path, error=type(error).__name__)
+        return JSONResponse(error_body(500, "internal error", "internal_error"), status_code=500)

@@ -1,0 +1,146 @@
+"""Job status rows: what the gateway knows about each analysis it accepted."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+import orjson
+from sqlalchemy import and_, bindparam, or_, select, tuple_, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from revue.common.events import AnalysisCompleted, AnalysisResult, ErrorInfo
+from revue.gateway.tables import jobs
+
+TERMINAL = ("succeeded", "failed")
+
+
+def request_hash(body: dict[str, Any]) -> str:
+    return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+class JobStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def create(self, row: dict[str, Any]) -> dict[str, Any] | None:
+        """Insert a job; None when this owner already used the row's Idempotency-Key."""
+        async with self.engine.begin() as connection:
+            created = (
+                (
+                    await connection.execute(
+                        insert(jobs)
+                        .values(row)
+                        .on_conflict_do_nothing(
+                            index_elements=["owner_id", "idempotency_key"],
+                            index_where=jobs.c.idempotency_key.is_not(None),
+                        )
+                        .returning(*jobs.c)
+                    )
+                )
+                .mappings()
+                .first()
+            )
+        return dict(created) if created else None
+
+    async def by_idempotency_key(self, owner_id: UUID, key: str) -> dict[str, Any] | None:
+        async with self.engine.connect() as connection:
+            row = (
+                (
+                    await connection.execute(
+                        select(jobs).where(
+                            jobs.c.owner_id == owner_id, jobs.c.idempotency_key == key
+                        )
+                    )
+                )
+                .mappings()
+                .first()
+            )
+        return dict(row) if row else None
+
+    async def delete(self, job_id: UUID) -> None:
+        async with self.engine.begin() as connection:
+            await connection.execute(jobs.delete().where(jobs.c.id == job_id))
+
+    async def get_many(self, owner_id: UUID, ids: Sequence[UUID]) -> dict[UUID, dict[str, Any]]:
+        """The owner's jobs among `ids` (others' jobs are simply not found)."""
+        async with self.engine.connect() as connection:
+            rows = (
+                await connection.execute(
+                    select(jobs).where(jobs.c.owner_id == owner_id, jobs.c.id.in_(list(ids)))
+                )
+            ).mappings()
+            return {row["id"]: dict(row) for row in rows}
+
+    async def page(
+        self, owner_id: UUID, limit: int, after: tuple[datetime, UUID] | None
+    ) -> list[dict[str, Any]]:
+        """Newest first, keyset-paginated on (created_at, id)."""
+        query = select(jobs).where(jobs.c.owner_id == owner_id)
+        if after is not None:
+            query = query.where(tuple_(jobs.c.created_at, jobs.c.id) < tuple_(*after))
+        query = query.order_by(jobs.c.created_at.desc(), jobs.c.id.desc()).limit(limit)
+        async with self.engine.connect() as connection:
+            return [dict(row) for row in (await connection.execute(query)).mappings()]
+
+    async def complete_from_row(self, row: dict[str, Any]) -> None:
+        async with self.engine.begin() as connection:
+            await connection.execute(
+                update(jobs)
+                .where(jobs.c.id == row["id"])
+                .values(
+                    status=row["status"],
+                    result=row["result"],
+                    error=row["error"],
+                    completed_at=row["completed_at"],
+                )
+            )
+
+    async def complete_many(self, events: Sequence[AnalysisCompleted]) -> int:
+        """Apply completion events to jobs not yet finished; returns rows changed."""
+        if not events:
+            return 0
+        statement = (
+            update(jobs)
+            .where(
+                and_(
+                    jobs.c.id == bindparam("job_id"),
+                    or_(jobs.c.status.not_in(TERMINAL)),
+                )
+            )
+            .values(
+                status=bindparam("new_status"),
+                result=bindparam("new_result"),
+                error=bindparam("new_error"),
+                completed_at=bindparam("done_at"),
+            )
+        )
+        parameters = [
+            {
+                "job_id": event.job_id,
+                "new_status": event.status,
+                "new_result": event.result.model_dump(mode="json") if event.result else None,
+                "new_error": event.error.model_dump(mode="json") if event.error else None,
+                "done_at": event.completed_at,
+            }
+            for event in events
+        ]
+        async with self.engine.begin() as connection:
+            result = await connection.execute(statement, parameters)
+        return result.rowcount
+
+
+def completed_row(
+    base: dict[str, Any], result: AnalysisResult | None, error: ErrorInfo | None
+) -> dict[str, Any]:
+    return {
+        **base,
+        "status": "succeeded" if result is not None else "failed",
+        "result": result.model_dump(mode="json") if result else None,
+        "error": error.model_dump(mode="json") if error else None,
+        "completed_at": datetime.now(UTC),
+    }

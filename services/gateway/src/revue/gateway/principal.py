@@ -1,0 +1,127 @@
+"""Who is calling, and may they call now: authentication and rate-limit dependencies.
+
+A principal comes from a JWT access token (`Authorization: Bearer ...`) or an
+API key (`X-API-Key: rvk_...`, or as the bearer token). Protected routes are
+limited per principal, anonymous ones (register, token) per client address.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import select
+
+from revue.gateway.context import Gateway, gateway
+from revue.gateway.errors import ApiError
+from revue.gateway.security import InvalidTokenError, api_key_matches, api_key_prefix
+from revue.gateway.tables import api_keys, users
+
+bearer_scheme = HTTPBearer(auto_error=False, description="JWT access token or API key")
+api_key_scheme = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key")
+CHALLENGE = {"WWW-Authenticate": 'Bearer realm="revue"'}
+
+
+@dataclass(frozen=True)
+class Principal:
+    user_id: UUID
+    email: str
+    is_admin: bool
+    via: str  # "token" or "api_key"
+
+
+def unauthenticated(detail: str) -> ApiError:
+    return ApiError(401, detail, headers=CHALLENGE)
+
+
+async def from_api_key(context: Gateway, key: str) -> Principal:
+    prefix = api_key_prefix(key)
+    if prefix is None:
+        raise unauthenticated("malformed API key")
+    async with context.db.connect() as connection:
+        row = (
+            await connection.execute(
+                select(api_keys.c.key_hash, users.c.id, users.c.email, users.c.is_admin)
+                .join(users, users.c.id == api_keys.c.user_id)
+                .where(api_keys.c.prefix == prefix, api_keys.c.revoked_at.is_(None))
+            )
+        ).first()
+    if row is None or not api_key_matches(key, row.key_hash):
+        raise unauthenticated("invalid API key")
+    return Principal(row.id, row.email, row.is_admin, "api_key")
+
+
+async def authenticate(
+    context: Gateway = Depends(gateway),
+    bearer: HTTPAuthorizationCredentials | None = Depends(bearer_scheme),
+    api_key: str | None = Depends(api_key_scheme),
+) -> Principal:
+    if api_key:
+        return await from_api_key(context, api_key[:200])
+    if bearer is None:
+        raise unauthenticated("missing credentials: send a bearer token or an X-API-Key")
+    credential = bearer.credentials[:4096]
+    if credential.startswith("rvk_"):
+        return await from_api_key(context, credential)
+    try:
+        claims = context.tokens.decode(credential, "access")
+        return Principal(
+            UUID(claims["sub"]), claims.get("email", ""), bool(claims.get("adm")), "token"
+        )
+    except (InvalidTokenError, ValueError) as error:
+        raise unauthenticated(f"invalid token: {error}") from error
+
+
+def limited(policy_name: str) -> Callable[..., Awaitable[Principal]]:
+    """Authenticate, then apply the named per-principal limit."""
+
+    async def dependency(
+        request: Request,
+        principal: Principal = Depends(authenticate),
+        context: Gateway = Depends(gateway),
+    ) -> Principal:
+        await enforce(request, context, policy_name, str(principal.user_id))
+        return principal
+
+    return dependency
+
+
+def client_address(request: Request, trust_forwarded_for: bool) -> str:
+    if trust_forwarded_for:
+        forwarded = request.headers.get("x-forwarded-for", "")
+        if forwarded:
+            return forwarded.split(",")[0].strip()[:64]
+    return request.client.host if request.client else "unknown"
+
+
+async def anonymous_limit(request: Request, context: Gateway = Depends(gateway)) -> None:
+    address = client_address(request, context.settings.trust_forwarded_for)
+    await enforce(request, context, "anonymous", address)
+
+
+async def enforce(request: Request, context: Gateway, policy_name: str, identity: str) -> None:
+    if not context.settings.rate_limit_enabled:
+        return
+    decision = await context.limiter.check(context.policies[policy_name], identity)
+    request.state.ratelimit_headers = decision.headers()
+    if not decision.allowed:
+        raise ApiError(429, f"rate limit '{policy_name}' exceeded", headers=decision.headers())
+
+
+User = Annotated[Principal, Depends(limited("default"))]
+BatchUser = Annotated[Principal, Depends(limited("batch"))]
+Context = Annotated[Gateway, Depends(gateway)]
+
+
+async def require_admin(principal: User) -> Principal:
+    if not principal.is_admin:
+        raise ApiError(403, "administrators only")
+    return principal
+
+
+Admin = Annotated[Principal, Depends(require_admin)]
+Anonymous = Depends(anonymous_limit)

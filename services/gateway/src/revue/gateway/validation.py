@@ -1,0 +1,203 @@
+"""Request models: everything a client sends is validated here (seed 000).
+
+Limits are the seeds' (code 1-1,000,000 characters, max_issues 1-1000,
+timeout 0-300 s, 1-50 batch items within 10 MB, 1-100 ids) and every
+free-text field refuses control characters and path traversal. The error a
+client sees names the field and the limit.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import cache
+from importlib import resources
+from typing import Annotated, Literal
+from uuid import UUID
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    field_validator,
+    model_validator,
+)
+
+from revue.common.languages import RULE_GROUPS, SUPPORTED_LANGUAGES, normalize_language
+from revue.common.subjects import Priority
+
+MAX_CODE_CHARS = 1_000_000
+MAX_BATCH_CODE_BYTES = 10 * 1024 * 1024
+
+
+def _no_control_or_traversal(value: str) -> str:
+    if any(unicodedata.category(ch) == "Cc" for ch in value):
+        raise ValueError("must not contain control characters")
+    if ".." in value.replace("\\", "/").split("/") or value.startswith(("/", "\\")):
+        raise ValueError("must not contain path traversal")
+    return value
+
+
+SafeText = Annotated[str, Field(max_length=200), AfterValidator(_no_control_or_traversal)]
+
+
+def _language(value: str) -> str:
+    language = normalize_language(value)
+    if language is None:
+        raise ValueError(f"unsupported language; supported: {', '.join(SUPPORTED_LANGUAGES)}")
+    return language
+
+
+def _rules(values: list[str]) -> list[str]:
+    unknown = sorted({value for value in values if value not in RULE_GROUPS})
+    if unknown:
+        raise ValueError(f"unknown rule groups {unknown}; known: {', '.join(RULE_GROUPS)}")
+    return sorted(set(values))
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+class CodeAnalysisRequest(Strict):
+    code: str = Field(min_length=1, max_length=MAX_CODE_CHARS, description="Source code to analyse")
+    language: Annotated[str, Field(max_length=32), AfterValidator(_language)] = Field(
+        description=f"One of: {', '.join(SUPPORTED_LANGUAGES)}"
+    )
+    rules: Annotated[list[Literal["security", "quality", "complexity"]], AfterValidator(_rules)] = (
+        Field(default_factory=list, max_length=len(RULE_GROUPS), description="Empty: all groups")
+    )
+    max_issues: int = Field(default=100, ge=1, le=1000)
+    timeout: float = Field(default=30.0, gt=0, le=300, description="Seconds")
+    metadata: dict[SafeText, SafeText] = Field(default_factory=dict, max_length=20)
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "code": "import os\n\ndef run(cmd):\n    os.system(cmd)\n",
+                    "language": "python",
+                    "rules": ["security"],
+                    "max_issues": 50,
+                }
+            ]
+        },
+    )
+
+
+class JobRequest(CodeAnalysisRequest):
+    priority: Priority = Priority.NORMAL
+
+
+class BatchItem(CodeAnalysisRequest):
+    id: SafeText | None = Field(default=None, description="Echoed back; defaults to the index")
+
+
+class BatchAnalysisRequest(Strict):
+    requests: list[BatchItem] = Field(min_length=1, max_length=50)
+    parallel: bool = True
+
+    @model_validator(mode="after")
+    def total_code_within_limit(self) -> BatchAnalysisRequest:
+        total = sum(len(item.code.encode()) for item in self.requests)
+        if total > MAX_BATCH_CODE_BYTES:
+            raise ValueError(f"total code is {total} bytes; the limit is {MAX_BATCH_CODE_BYTES}")
+        ids = [item.id for item in self.requests if item.id is not None]
+        if len(ids) != len(set(ids)):
+            raise ValueError("item ids must be unique")
+        return self
+
+
+@cache
+def common_passwords() -> frozenset[str]:
+    text = resources.files("revue.gateway").joinpath("common_passwords.txt").read_text()
+    return frozenset(
+        line.strip().lower() for line in text.splitlines() if line and not line.startswith("#")
+    )
+
+
+NAME = re.compile(r"^[^\W\d_]+(?:[ '\-][^\W\d_]+)*$")
+
+
+class UserRegistrationRequest(Strict):
+    email: EmailStr = Field(max_length=254)
+    password: str = Field(min_length=8, max_length=128)
+    full_name: str = Field(min_length=1, max_length=100)
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "email": "ada@example.com",
+                    "password": "Analytical-Engine-1843",
+                    "full_name": "Ada Lovelace",
+                }
+            ]
+        },
+    )
+
+    @field_validator("email")
+    @classmethod
+    def lower_case_email(cls, value: str) -> str:
+        return value.lower()
+
+    @field_validator("password")
+    @classmethod
+    def strong_password(cls, value: str) -> str:
+        problems = []
+        if not re.search(r"[A-Z]", value):
+            problems.append("an uppercase letter")
+        if not re.search(r"[a-z]", value):
+            problems.append("a lowercase letter")
+        if not re.search(r"\d", value):
+            problems.append("a digit")
+        if problems:
+            raise ValueError(f"password must contain {', '.join(problems)}")
+        if value.lower() in common_passwords():
+            raise ValueError("password is too common")
+        return value
+
+    @field_validator("full_name")
+    @classmethod
+    def plausible_name(cls, value: str) -> str:
+        if not NAME.match(value.strip()):
+            raise ValueError("full name may contain letters, spaces, apostrophes and hyphens")
+        return value.strip()
+
+
+class TokenRequest(Strict):
+    """Either email and password, or a refresh token."""
+
+    email: EmailStr | None = Field(default=None, max_length=254)
+    password: str | None = Field(default=None, max_length=128)
+    refresh_token: str | None = Field(default=None, max_length=4096)
+
+    @model_validator(mode="after")
+    def one_grant(self) -> TokenRequest:
+        by_password = self.email is not None and self.password is not None
+        if by_password == (self.refresh_token is not None):
+            raise ValueError("send either email and password, or refresh_token")
+        return self
+
+
+class ApiKeyRequest(Strict):
+    name: SafeText = Field(min_length=1)
+
+
+class BatchGetRequest(Strict):
+    resource_type: Literal["analyses"]
+    ids: list[Annotated[str, Field(max_length=64)]] = Field(min_length=1, max_length=100)
+    fields: (
+        list[Annotated[str, Field(max_length=100, pattern=r"^[A-Za-z_][A-Za-z0-9_.]*$")]] | None
+    ) = Field(default=None, max_length=50)
+
+
+def parse_uuid(value: str) -> UUID | None:
+    try:
+        return UUID(value)
+    except (ValueError, AttributeError):
+        return None
