@@ -80,7 +80,8 @@ def create_broker(
     """A NatsBroker wired with telemetry, metrics and malformed-message handling."""
 
     async def on_disconnected() -> None:
-        log.warning("nats disconnected", url=settings.nats_url)
+        # Info, not warning: every clean shutdown disconnects too; reconnects are logged.
+        log.info("nats disconnected", url=settings.nats_url)
 
     async def on_reconnected() -> None:
         log.info("nats reconnected", url=settings.nats_url)

@@ -23,10 +23,6 @@ API_CSP = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'no
 DOCS_PATHS = ("/docs", "/redoc")
 
 
-class BodyTooLargeError(Exception):
-    pass
-
-
 async def send_json(send: Send, status: int, body: dict, headers: list | None = None) -> None:
     payload = orjson.dumps(body)
     await send(
@@ -66,26 +62,32 @@ class BodySizeLimit:
                     return
         received = 0
         started = False
+        refused = False
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, refused
+            if refused:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise BodyTooLargeError
+                    # Answer now; to the app the client simply went away, so it
+                    # stops reading (raising would become FastAPI's 400).
+                    refused = True
+                    if not started:
+                        await send_json(send, 413, error_body(413, detail))
+                    return {"type": "http.disconnect"}
             return message
 
-        async def tracking_send(message: Message) -> None:
+        async def guarded_send(message: Message) -> None:
             nonlocal started
+            if refused:
+                return  # we already answered 413
             started = started or message["type"] == "http.response.start"
             await send(message)
 
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except BodyTooLargeError:
-            if not started:
-                await send_json(send, 413, error_body(413, detail))
+        await self.app(scope, limited_receive, guarded_send)
 
 
 class ResponseHeaders:

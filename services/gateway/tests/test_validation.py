@@ -1,0 +1,94 @@
+"""Bad input gets the one error shape, never a 500; size limits hold while reading."""
+
+import pytest
+
+ANALYZE = "/api/v1/analyze"
+
+
+def assert_validation_error(response, field: str) -> dict:
+    assert response.status_code == 422, response.text
+    body = response.json()
+    assert body["detail"] == "Validation failed"
+    assert body["code"] == "validation_error"
+    fields = [error["field"] for error in body["errors"]]
+    assert field in fields, fields
+    assert all({"field", "message", "type"} == set(error) for error in body["errors"])
+    return next(error for error in body["errors"] if error["field"] == field)
+
+
+async def test_malformed_json_is_a_422_in_the_one_shape(client, user):
+    response = await client.post(
+        ANALYZE, content=b'{"code": "x",', headers={**user, "Content-Type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert response.json()["code"] == "validation_error"
+
+
+async def test_unknown_language_names_the_supported_ones(client, user):
+    response = await client.post(ANALYZE, json={"code": "x", "language": "cobol"}, headers=user)
+    error = assert_validation_error(response, "language")
+    assert "python" in error["message"]
+    assert "typescript" in error["message"]
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"code": "", "language": "python"}, "code"),
+        ({"code": "x" * 1_000_001, "language": "python"}, "code"),
+        ({"code": "x", "language": "python", "max_issues": 0}, "max_issues"),
+        ({"code": "x", "language": "python", "max_issues": 1001}, "max_issues"),
+        ({"code": "x", "language": "python", "timeout": 301}, "timeout"),
+        ({"code": "x", "language": "python", "rules": ["style"]}, "rules.0"),
+        ({"code": "x", "language": "python", "metadata": {"k": "a\x00b"}}, "metadata.k"),
+        (
+            {"code": "x", "language": "python", "metadata": {"path": "../../etc/passwd"}},
+            "metadata.path",
+        ),
+        ({"code": "x", "language": "python", "surprise": 1}, "surprise"),
+    ],
+)
+async def test_limits_are_enforced_and_named(client, user, payload, field):
+    assert_validation_error(await client.post(ANALYZE, json=payload, headers=user), field)
+
+
+async def test_a_declared_oversized_body_is_refused_before_reading(client, user):
+    response = await client.post(
+        ANALYZE,
+        content=b"{}",
+        headers={**user, "Content-Type": "application/json", "Content-Length": str(13 * 2**20)},
+    )
+    assert response.status_code == 413
+    assert response.json()["code"] == "payload_too_large"
+
+
+async def test_a_streamed_oversized_body_is_cut_off_at_the_limit(client, user):
+    sent = 0
+
+    async def body():
+        nonlocal sent
+        chunk = b"x" * 2**20
+        for _ in range(64):  # would be 64 MiB
+            sent += len(chunk)
+            yield chunk
+
+    response = await client.post(
+        ANALYZE, content=body(), headers={**user, "Content-Type": "application/json"}
+    )
+    assert response.status_code == 413, response.text
+    assert sent <= 14 * 2**20  # stopped near the 12 MiB limit, not at 64 MiB
+
+
+async def test_bad_idempotency_keys_and_ids_are_422_not_500(client, user):
+    bad_key = await client.post(
+        "/api/v1/analyses",
+        json={"code": "x", "language": "python"},
+        headers={**user, "Idempotency-Key": "has spaces"},
+    )
+    assert bad_key.status_code == 422
+    bad_id = await client.get("/api/v1/analyses/not-a-uuid", headers=user)
+    assert bad_id.status_code == 422
+    bad_cursor = await client.get("/api/v1/analyses?cursor=%%%", headers=user)
+    assert bad_cursor.status_code == 422
+    bad_fields = await client.get("/api/v1/analyses?fields=password", headers=user)
+    assert bad_fields.status_code == 422
