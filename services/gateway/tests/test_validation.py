@@ -39,6 +39,7 @@ async def test_unknown_language_names_the_supported_ones(client, user):
         ({"code": "x", "language": "python", "max_issues": 0}, "max_issues"),
         ({"code": "x", "language": "python", "max_issues": 1001}, "max_issues"),
         ({"code": "x", "language": "python", "timeout": 301}, "timeout"),
+        ({"code": "x", "language": "python", "timeout": 0.5}, "timeout"),
         ({"code": "x", "language": "python", "rules": ["style"]}, "rules.0"),
         ({"code": "x", "language": "python", "metadata": {"k": "a\x00b"}}, "metadata.k"),
         (

@@ -25,7 +25,7 @@ from pydantic import (
     model_validator,
 )
 
-from revue.common.languages import RULE_GROUPS, SUPPORTED_LANGUAGES, normalize_language
+from revue.common.languages import RULE_GROUPS, SUPPORTED_LANGUAGES
 from revue.common.subjects import Priority
 
 MAX_CODE_CHARS = 1_000_000
@@ -40,14 +40,10 @@ def _no_control_or_traversal(value: str) -> str:
     return value
 
 
-SafeText = Annotated[str, Field(max_length=200), AfterValidator(_no_control_or_traversal)]
-
-
-def _language(value: str) -> str:
-    language = normalize_language(value)
-    if language is None:
-        raise ValueError(f"unsupported language; supported: {', '.join(SUPPORTED_LANGUAGES)}")
-    return language
+SAFE_TEXT = r"^(?![/\\])(?!(?:.*[/\\])?\.\.(?:[/\\]|$))[^\x00-\x1f\x7f]*$"
+SafeText = Annotated[
+    str, Field(max_length=200, pattern=SAFE_TEXT), AfterValidator(_no_control_or_traversal)
+]
 
 
 def _rules(values: list[str]) -> list[str]:
@@ -57,20 +53,24 @@ def _rules(values: list[str]) -> list[str]:
     return sorted(set(values))
 
 
+Language = Literal[SUPPORTED_LANGUAGES]  # type: ignore[valid-type]
+
+
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+    # python-re: the patterns below use lookarounds, and they are published in
+    # the OpenAPI schema so clients (and schemathesis) know the rules.
+    model_config = ConfigDict(extra="forbid", regex_engine="python-re")
 
 
 class CodeAnalysisRequest(Strict):
     code: str = Field(min_length=1, max_length=MAX_CODE_CHARS, description="Source code to analyse")
-    language: Annotated[str, Field(max_length=32), AfterValidator(_language)] = Field(
-        description=f"One of: {', '.join(SUPPORTED_LANGUAGES)}"
-    )
+    language: Language = Field(description=f"One of: {', '.join(SUPPORTED_LANGUAGES)}")
     rules: Annotated[list[Literal["security", "quality", "complexity"]], AfterValidator(_rules)] = (
         Field(default_factory=list, max_length=len(RULE_GROUPS), description="Empty: all groups")
     )
     max_issues: int = Field(default=100, ge=1, le=1000)
-    timeout: float = Field(default=30.0, gt=0, le=300, description="Seconds")
+    # At least 1 s (the seed says 0-300): a smaller budget can only end in a 504.
+    timeout: float = Field(default=30.0, ge=1, le=300, description="Seconds, 1-300")
     metadata: dict[SafeText, SafeText] = Field(default_factory=dict, max_length=20)
 
     model_config = ConfigDict(
@@ -119,16 +119,23 @@ def common_passwords() -> frozenset[str]:
     )
 
 
-NAME = re.compile(r"^[^\W\d_]+(?:[ '\-][^\W\d_]+)*$")
+NAME_RULE = r"^[^\W\d_]+(?:[ '\-][^\W\d_]+)*$"
+NAME = re.compile(NAME_RULE)
+PASSWORD_RULE = r"^(?=.*[A-Z])(?=.*[a-z])(?=.*\d).*$"  # noqa: S105 - a rule, not a password
 
 
 class UserRegistrationRequest(Strict):
     email: EmailStr = Field(max_length=254)
-    password: str = Field(min_length=8, max_length=128)
-    full_name: str = Field(min_length=1, max_length=100)
+    # The patterns are published in the schema; the validators below enforce
+    # them with messages that say what is missing.
+    password: str = Field(
+        min_length=8, max_length=128, json_schema_extra={"pattern": PASSWORD_RULE}
+    )
+    full_name: str = Field(min_length=1, max_length=100, json_schema_extra={"pattern": NAME_RULE})
 
     model_config = ConfigDict(
         extra="forbid",
+        regex_engine="python-re",
         json_schema_extra={
             "examples": [
                 {
@@ -164,28 +171,31 @@ class UserRegistrationRequest(Strict):
     @field_validator("full_name")
     @classmethod
     def plausible_name(cls, value: str) -> str:
-        if not NAME.match(value.strip()):
+        if not NAME.match(value):
             raise ValueError("full name may contain letters, spaces, apostrophes and hyphens")
-        return value.strip()
+        return value
 
 
-class TokenRequest(Strict):
-    """Either email and password, or a refresh token."""
+class PasswordGrant(Strict):
+    email: EmailStr = Field(max_length=254)
+    password: str = Field(min_length=1, max_length=128)
 
-    email: EmailStr | None = Field(default=None, max_length=254)
-    password: str | None = Field(default=None, max_length=128)
-    refresh_token: str | None = Field(default=None, max_length=4096)
 
-    @model_validator(mode="after")
-    def one_grant(self) -> TokenRequest:
-        by_password = self.email is not None and self.password is not None
-        if by_password == (self.refresh_token is not None):
-            raise ValueError("send either email and password, or refresh_token")
-        return self
+class RefreshGrant(Strict):
+    refresh_token: str = Field(min_length=1, max_length=4096)
+
+
+TokenRequest = PasswordGrant | RefreshGrant
 
 
 class ApiKeyRequest(Strict):
     name: SafeText = Field(min_length=1)
+
+
+VIEW_ROOTS = "id|status|mode|priority|language|created_at|completed_at|result|error"
+_FIELD = rf"(?:{VIEW_ROOTS})(?:\.[A-Za-z_][A-Za-z0-9_]*)*"
+FIELD_PATH = rf"^{_FIELD}$"
+FIELD_LIST = rf"^{_FIELD}(?:,{_FIELD})*$"
 
 
 class BatchGetRequest(Strict):

@@ -15,7 +15,13 @@ from revue.gateway.errors import ApiError, ErrorResponse
 from revue.gateway.principal import Anonymous, Context, User
 from revue.gateway.security import InvalidTokenError, new_api_key
 from revue.gateway.tables import api_keys, users
-from revue.gateway.validation import ApiKeyRequest, TokenRequest, UserRegistrationRequest
+from revue.gateway.validation import (
+    ApiKeyRequest,
+    PasswordGrant,
+    RefreshGrant,
+    TokenRequest,
+    UserRegistrationRequest,
+)
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 NO_STORE = {"Cache-Control": "no-store"}
@@ -84,25 +90,22 @@ async def register(body: UserRegistrationRequest, context: Context) -> UserView:
 )
 async def token(body: TokenRequest, response: Response, context: Context) -> TokenResponse:
     response.headers.update(NO_STORE)
-    if body.refresh_token is not None:
+    if isinstance(body, RefreshGrant):
         try:
             claims = context.tokens.decode(body.refresh_token, "refresh")
-            user_id = UUID(claims["sub"])
+            where = users.c.id == UUID(claims["sub"])
         except (InvalidTokenError, ValueError) as error:
             raise ApiError(401, "invalid refresh token") from error
-        where = users.c.id == user_id
     else:
         where = users.c.email == str(body.email).lower()
     async with context.db.connect() as connection:
         row = (await connection.execute(select(users).where(where))).mappings().first()
-    if body.refresh_token is None:
-        if not await context.passwords.verify(
-            row["password_hash"] if row else None, body.password or ""
-        ):
+    if isinstance(body, PasswordGrant):
+        stored = row["password_hash"] if row else None
+        if not await context.passwords.verify(stored, body.password):
             raise ApiError(401, "wrong email or password")
-    elif row is None:
+    if row is None:
         raise ApiError(401, "invalid refresh token")
-    assert row is not None
     pair = context.tokens.issue(str(row["id"]), row["email"], row["is_admin"])
     return TokenResponse(
         access_token=pair.access_token, refresh_token=pair.refresh_token, expires_in=pair.expires_in

@@ -1,0 +1,97 @@
+"""The real gateway and analysis apps in-process, on the test servers."""
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Sequence
+
+import httpx
+
+from revue.analysis.app import create_app as analysis_app
+from revue.analysis.providers.builtin import BuiltinProvider
+from revue.analysis.settings import AnalysisSettings
+from revue.common import migrations
+from revue.gateway.app import create_app as gateway_app
+from revue.gateway.settings import GatewaySettings
+
+PASSWORD = "Correct-Horse-Battery-9"
+RELAXED_LIMITS = {
+    "jwt_secret": "suite-secret-" + "y" * 40,
+    "rate_limit_per_minute": 100_000,
+    "rate_limit_burst": 10_000,
+    "rate_limit_batch_per_minute": 100_000,
+    "rate_limit_batch_burst": 10_000,
+    "rate_limit_anonymous_per_minute": 100_000,
+    "rate_limit_anonymous_burst": 10_000,
+    "argon2_time_cost": 1,
+    "argon2_memory_cost_kib": 8192,
+}
+
+
+class DelayedProvider:
+    """The builtin analyzer, answering after `delay` seconds (to provoke timeouts)."""
+
+    def __init__(self, delay: float, fail: bool = False) -> None:
+        self.inner = BuiltinProvider(processes=1)
+        self.name, self.version, self.model = self.inner.name, self.inner.version, None
+        self.delay = delay
+        self.fail = fail
+
+    async def analyze_batch(self, items: Sequence):
+        await asyncio.sleep(self.delay)
+        if self.fail:
+            from revue.common.errors import RetryableProviderError
+
+            raise RetryableProviderError("provider outage (injected)")
+        return await self.inner.analyze_batch(items)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+async def migrate(database_url: str) -> None:
+    for module in ("revue.gateway", "revue.analysis"):
+        await asyncio.to_thread(migrations.upgrade, module, database_url)
+
+
+@contextlib.asynccontextmanager
+async def running(
+    make_settings,
+    database_url: str,
+    *,
+    analysis: bool = True,
+    provider=None,
+    gateway_overrides: dict | None = None,
+    analysis_overrides: dict | None = None,
+) -> AsyncIterator[httpx.AsyncClient]:
+    await migrate(database_url)
+    gateway = gateway_app(
+        make_settings(
+            GatewaySettings, database_url, **{**RELAXED_LIMITS, **(gateway_overrides or {})}
+        ),
+        configure_process=False,
+    )
+    async with contextlib.AsyncExitStack() as stack:
+        if analysis:
+            worker = analysis_app(
+                make_settings(AnalysisSettings, database_url, **(analysis_overrides or {})),
+                configure_process=False,
+                provider=provider,
+            )
+            await stack.enter_async_context(worker.router.lifespan_context(worker))
+        await stack.enter_async_context(gateway.router.lifespan_context(gateway))
+        client = await stack.enter_async_context(
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=gateway), base_url="http://gateway")
+        )
+        yield client
+
+
+async def login(client: httpx.AsyncClient) -> dict[str, str]:
+    email = f"suite-{uuid.uuid4().hex[:8]}@example.com"
+    registered = await client.post(
+        "/api/v1/auth/register",
+        json={"email": email, "password": PASSWORD, "full_name": "Suite User"},
+    )
+    assert registered.status_code == 201, registered.text
+    token = await client.post("/api/v1/auth/token", json={"email": email, "password": PASSWORD})
+    return {"Authorization": f"Bearer {token.json()['access_token']}"}

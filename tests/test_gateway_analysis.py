@@ -1,0 +1,190 @@
+"""Gateway and analysis service together: analyze, jobs, batch, and their failures."""
+
+from gateway_with_analysis import DelayedProvider, login, running
+
+from revue.common.testing.waiting import wait_until
+
+CODE = "import os\n\ndef run(cmd):\n    os.system(cmd)\n"
+
+
+async def test_analyze_returns_findings_and_the_analysis_can_be_read_back(
+    make_settings, database_url
+):
+    async with running(make_settings, database_url) as client:
+        user = await login(client)
+        response = await client.post(
+            "/api/v1/analyze", json={"code": CODE, "language": "python"}, headers=user
+        )
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["status"] == "succeeded"
+        assert "S605" in {finding["rule_id"] for finding in body["result"]["findings"]}
+
+        async def stored():
+            found = await client.get(f"/api/v1/analyses/{body['id']}", headers=user)
+            return found if found.status_code == 200 else None
+
+        found = await wait_until(stored, timeout=10, message="sync analysis recorded")
+        assert found.json()["result"] == body["result"]
+        assert found.json()["mode"] == "sync"
+
+
+async def test_a_job_completes_and_its_status_follows(make_settings, database_url):
+    async with running(make_settings, database_url) as client:
+        user = await login(client)
+        accepted = await client.post(
+            "/api/v1/analyses",
+            json={"code": CODE, "language": "python", "priority": "high"},
+            headers={**user, "Idempotency-Key": "job-1"},
+        )
+        assert accepted.status_code == 202
+        location = accepted.headers["location"]
+
+        async def finished():
+            view = (await client.get(location, headers=user)).json()
+            return view if view["status"] != "queued" else None
+
+        view = await wait_until(finished, timeout=20, message="job finished")
+        assert view["status"] == "succeeded"
+        assert view["result"]["findings"]
+
+
+async def test_no_analysis_service_is_503_with_retry_after(make_settings, database_url):
+    async with running(make_settings, database_url, analysis=False) as client:
+        user = await login(client)
+        response = await client.post(
+            "/api/v1/analyze", json={"code": CODE, "language": "python"}, headers=user
+        )
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "5"
+    assert response.json()["code"] == "unavailable"
+
+
+async def test_an_analysis_slower_than_its_timeout_is_504(make_settings, database_url):
+    provider = DelayedProvider(delay=4)
+    async with running(
+        make_settings,
+        database_url,
+        provider=provider,
+        gateway_overrides={"analysis_timeout_margin": 0.5},
+    ) as client:
+        user = await login(client)
+        response = await client.post(
+            "/api/v1/analyze",
+            json={"code": CODE, "language": "python", "timeout": 1},
+            headers=user,
+        )
+    assert response.status_code == 504
+    assert response.json()["code"] == "timeout"
+
+
+async def test_a_failing_provider_opens_the_circuit_and_clients_get_503_retry_after(
+    make_settings, database_url
+):
+    provider = DelayedProvider(delay=0, fail=True)
+    overrides = {
+        "retry_max_attempts": 1,
+        "breaker_failure_threshold": 2,
+        "breaker_recovery_timeout": 30,
+    }
+    async with running(
+        make_settings, database_url, provider=provider, analysis_overrides=overrides
+    ) as client:
+        user = await login(client)
+        answers = [
+            await client.post(
+                "/api/v1/analyze",
+                json={"code": f"{CODE}# {i}\n", "language": "python"},
+                headers=user,
+            )
+            for i in range(3)
+        ]
+    assert [answer.status_code for answer in answers] == [503, 503, 503]
+    assert answers[-1].json()["code"] == "circuit_open"
+    assert 1 <= int(answers[-1].headers["retry-after"]) <= 30
+
+
+async def test_batch_analyze_reports_partial_success(make_settings, database_url):
+    async with running(make_settings, database_url) as client:
+        user = await login(client)
+        items = [
+            {"id": "ok", "code": CODE, "language": "python"},
+            {"id": "js", "code": "eval(x)\n", "language": "javascript"},
+        ]
+        for parallel in (True, False):
+            response = await client.post(
+                "/api/v1/batch/analyze",
+                json={"requests": items, "parallel": parallel},
+                headers=user,
+            )
+            assert response.status_code == 200
+            body = response.json()
+            assert [result["id"] for result in body["results"]] == ["ok", "js"]
+            assert body["total_succeeded"] == 2
+        too_big = await client.post(
+            "/api/v1/batch/analyze",
+            json={"requests": [{"code": "x" * 900_000, "language": "python"}] * 12},
+            headers=user,
+        )
+        assert too_big.status_code == 422
+        assert "10485760" in too_big.json()["errors"][0]["message"]
+        too_many = await client.post(
+            "/api/v1/batch/analyze",
+            json={"requests": [{"code": "x", "language": "python"}] * 51},
+            headers=user,
+        )
+        assert too_many.status_code == 422
+
+
+async def test_batch_items_fail_alone(make_settings, database_url):
+    provider = DelayedProvider(delay=2)
+    async with running(
+        make_settings,
+        database_url,
+        provider=provider,
+        gateway_overrides={"analysis_timeout_margin": 0.2},
+    ) as client:
+        user = await login(client)
+        response = await client.post(
+            "/api/v1/batch/analyze",
+            json={
+                "requests": [
+                    {"id": "patient", "code": CODE, "language": "python", "timeout": 10},
+                    {"id": "hasty", "code": CODE + "\n", "language": "python", "timeout": 1},
+                ]
+            },
+            headers=user,
+        )
+    body = response.json()
+    by_id = {result["id"]: result for result in body["results"]}
+    assert by_id["patient"]["status_code"] == 200
+    assert by_id["hasty"]["status_code"] == 504
+    assert (body["total_succeeded"], body["total_failed"]) == (1, 1)
+
+
+async def test_async_processing_switched_off_still_answers(make_settings, database_url):
+    async with running(
+        make_settings, database_url, gateway_overrides={"async_processing_enabled": False}
+    ) as client:
+        user = await login(client)
+        accepted = await client.post(
+            "/api/v1/analyses", json={"code": CODE, "language": "python"}, headers=user
+        )
+        assert accepted.status_code == 202
+        assert accepted.json()["status"] == "succeeded"
+        view = (await client.get(accepted.headers["location"], headers=user)).json()
+        assert view["result"]["findings"]
+
+
+async def test_the_seed_metric_endpoints(make_settings, database_url):
+    async with running(make_settings, database_url) as client:
+        user = await login(client)
+        await client.post(
+            "/api/v1/analyze", json={"code": CODE, "language": "python"}, headers=user
+        )
+        batching = (await client.get("/api/v1/metrics/batching", headers=user)).json()
+        pool = (await client.get("/api/v1/metrics/database-pool", headers=user)).json()
+        cache = await client.get("/api/v1/metrics/cache", headers=user)
+    assert batching["ai_analysis"]["total_requests"] >= 1
+    assert pool["size"] == 20
+    assert cache.status_code == 503  # no cache service in this test
