@@ -57,7 +57,13 @@ def create_app(
     runtime.on_stopping(stop_taking_work)
     runtime.on_shutdown(engine.stop)
     register(
-        runtime.broker, runtime.topology, engine, outcomes, background, lambda: state.get("worker")
+        runtime.broker,
+        runtime.topology,
+        engine,
+        outcomes,
+        background,
+        lambda: state.get("worker"),
+        concurrency=settings.request_concurrency,
     )
     app = runtime.build_app(
         title="Revue analysis",

@@ -14,9 +14,9 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import replace
 
-from revue.analysis.batching import BatchConfig, BatchProcessor
 from revue.analysis.providers import AnalysisInput, Provider
 from revue.analysis.settings import AnalysisSettings
+from revue.common.batching import BatchConfig, BatchProcessor
 from revue.common.cache_keys import CacheKeyGenerator
 from revue.common.errors import ProviderError
 from revue.common.events import AnalysisResult, RunAnalysis

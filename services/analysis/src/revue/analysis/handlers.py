@@ -30,6 +30,7 @@ def register(
     outcomes: Outcomes,
     background: Background,
     worker: Callable[[], JobWorker | None],
+    concurrency: int = 256,
 ) -> None:
     @broker.subscriber(topology.subject(subjects.ANALYSIS_RUN), queue=subjects.ANALYSIS_QUEUE_GROUP)
     async def run_analysis(request: RunAnalysis) -> AnalysisReply:

@@ -1,7 +1,9 @@
 """What happens once an analysis has an outcome: record it, announce it.
 
 Recording is idempotent (see `store`) and group-committed: outcomes that
-finish together are written in one transaction. And `analysis.completed` is published
+finish within a few milliseconds of each other are written in one
+transaction and their events published together, each carrying the trace
+it began in. And `analysis.completed` is published
 with `Nats-Msg-Id: completed-<job id>`, so a job redelivered after a crash
 yields one row and one event, not two. Dead letters go to `analysis.dead`
 with the reason and the original payload.
@@ -9,14 +11,15 @@ with the reason and the original payload.
 
 from __future__ import annotations
 
+import asyncio
 from uuid import UUID
 
 import structlog
 from faststream.nats import NatsBroker
 
-from revue.analysis.batching import BatchConfig, BatchProcessor
 from revue.analysis.store import AnalysisStore, Outcome
 from revue.common import subjects
+from revue.common.batching import BatchConfig, BatchProcessor
 from revue.common.events import (
     AnalysisCompleted,
     AnalysisDeadLettered,
@@ -26,6 +29,7 @@ from revue.common.events import (
 )
 from revue.common.streams import ANALYSIS_DEAD, ANALYSIS_EVENTS
 from revue.common.subjects import BusTopology
+from revue.common.telemetry import inject_trace
 
 log = structlog.get_logger("revue.analysis.outcomes")
 
@@ -35,10 +39,16 @@ class Outcomes:
         self.broker = broker
         self.topology = topology
         self.store = store
-        # Group commit: outcomes finishing together share one transaction.
-        self.writer: BatchProcessor[Outcome, bool] = BatchProcessor(
-            store.record_many,
-            BatchConfig(max_batch_size=256, max_wait_time=0.002, max_concurrent_batches=4),
+        # Group commit: a short window (even when idle) so that one
+        # transaction and one round of acks serve many outcomes.
+        self.writer: BatchProcessor[tuple[Outcome, dict[str, str]], bool] = BatchProcessor(
+            self._record_and_announce,
+            BatchConfig(
+                max_batch_size=512,
+                max_wait_time=0.01,
+                max_concurrent_batches=4,
+                dispatch_when_idle=False,
+            ),
             name="outcome_writes",
         )
 
@@ -58,23 +68,34 @@ class Outcomes:
         duration_ms: float = 0.0,
     ) -> bool:
         """Record and announce; returns False when the job had already been recorded."""
-        first = await self.writer.process(Outcome(request, result, error, cache_key, duration_ms))
-        event = AnalysisCompleted(
-            job_id=request.job_id,
-            owner_id=request.owner_id,
-            status="succeeded" if result is not None else "failed",
-            result=result,
-            error=error,
-            cache_key=cache_key,
-            duration_ms=duration_ms,
-        )
-        await self.broker.publish(
-            event,
-            self.topology.subject(subjects.ANALYSIS_COMPLETED),
-            stream=self.topology.stream(ANALYSIS_EVENTS.name),
-            headers={"Nats-Msg-Id": f"completed-{request.job_id}"},
-        )
-        return first
+        outcome = Outcome(request, result, error, cache_key, duration_ms)
+        return await self.writer.process((outcome, inject_trace()))
+
+    async def _record_and_announce(self, batch: list[tuple[Outcome, dict[str, str]]]) -> list[bool]:
+        firsts = await self.store.record_many([outcome for outcome, _ in batch])
+        js = self.broker.connection.jetstream()
+        subject = self.topology.subject(subjects.ANALYSIS_COMPLETED)
+        stream = self.topology.stream(ANALYSIS_EVENTS.name)
+        acks = []
+        for outcome, trace_headers in batch:
+            request, result = outcome.request, outcome.result
+            event = AnalysisCompleted(
+                job_id=request.job_id,
+                owner_id=request.owner_id,
+                status="succeeded" if result is not None else "failed",
+                result=result,
+                error=outcome.error,
+                cache_key=outcome.cache_key,
+                duration_ms=outcome.duration_ms,
+            )
+            headers = {**trace_headers, "Nats-Msg-Id": f"completed-{request.job_id}"}
+            acks.append(
+                await js.publish_async(
+                    subject, event.model_dump_json().encode(), stream=stream, headers=headers
+                )
+            )
+        await asyncio.gather(*acks)  # every event stored before any caller goes on
+        return firsts
 
     async def dead_letter(
         self,

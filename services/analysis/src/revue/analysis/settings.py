@@ -24,6 +24,9 @@ class AnalysisSettings(ServiceSettings):
     openai_timeout: float = Field(default=60.0, gt=0)
     openai_max_concurrency: int = Field(default=8, ge=1)
 
+    # Synchronous requests handled at once by one process (analysis.run)
+    request_concurrency: int = Field(default=256, ge=1, le=10_000)
+
     # Micro-batching (BATCHING_ENABLED=false sends every request alone)
     batching_enabled: bool = True
     batch_max_size: int = Field(default=32, ge=1, le=512)

@@ -17,6 +17,7 @@ from revue.gateway.job_status import JobStatusConsumer
 from revue.gateway.job_store import JobStore
 from revue.gateway.middleware import BodySizeLimit, ResponseHeaders
 from revue.gateway.ratelimit import Policy, RateLimiter
+from revue.gateway.recorder import ResultRecorder
 from revue.gateway.routes import analyses, auth, batch, operations
 from revue.gateway.security import Passwords, Tokens
 from revue.gateway.settings import GatewaySettings
@@ -64,6 +65,7 @@ def create_app(
             lambda: runtime.nats, runtime.topology, settings.analysis_timeout_margin
         ),
         jobs=jobs,
+        recorder=ResultRecorder(jobs),
         policies={
             "default": Policy("default", settings.rate_limit_per_minute, settings.rate_limit_burst),
             "batch": Policy(
@@ -80,11 +82,16 @@ def create_app(
         lambda: runtime.nats, runtime.topology, jobs, settings.job_status_consumer
     )
 
+    async def start_background() -> None:
+        await context.recorder.start()
+        await status.start()
+
     async def stop_background() -> None:
         await status.stop()
         await context.background.drain(settings.shutdown_timeout)
+        await context.recorder.stop(settings.shutdown_timeout)
 
-    runtime.on_startup(status.start)
+    runtime.on_startup(start_background)
     runtime.on_stopping(stop_background)
     app = runtime.build_app(
         title="Revue",

@@ -14,6 +14,7 @@ from revue.common.service import ServiceRuntime
 from revue.gateway.analysis_client import AnalysisClient
 from revue.gateway.job_store import JobStore
 from revue.gateway.ratelimit import Policy, RateLimiter
+from revue.gateway.recorder import ResultRecorder
 from revue.gateway.security import Passwords, Tokens
 from revue.gateway.settings import GatewaySettings
 
@@ -29,6 +30,7 @@ class Gateway:
     tokens: Tokens
     analysis: AnalysisClient
     jobs: JobStore
+    recorder: ResultRecorder
     policies: dict[str, Policy] = field(default_factory=dict)
 
     def submitter(self) -> JobSubmitter:
@@ -37,5 +39,6 @@ class Gateway:
     background: Background = field(default_factory=Background)
 
 
-def gateway(request: Request) -> Gateway:
+async def gateway(request: Request) -> Gateway:
+    """Async on purpose: a sync dependency would cost a thread hop per request."""
     return request.app.state.gateway

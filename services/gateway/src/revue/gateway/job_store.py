@@ -47,6 +47,18 @@ class JobStore:
             )
         return dict(created) if created else None
 
+    async def create_many(self, rows: list[dict[str, Any]]) -> list[bool]:
+        """Insert finished rows in one statement (group commit of sync results)."""
+        async with self.engine.begin() as connection:
+            created = set(
+                (
+                    await connection.scalars(
+                        insert(jobs).values(rows).on_conflict_do_nothing().returning(jobs.c.id)
+                    )
+                ).all()
+            )
+        return [row["id"] in created for row in rows]
+
     async def by_idempotency_key(self, owner_id: UUID, key: str) -> dict[str, Any] | None:
         async with self.engine.connect() as connection:
             row = (

@@ -98,7 +98,7 @@ async def analyze(body: CodeAnalysisRequest, principal: User, context: Context) 
     run = to_run(body, principal)
     row = await analyze_now(context, run, job_row(run, "sync", body.model_dump(), None))
     row["created_at"] = run.submitted_at
-    context.background.spawn(context.jobs.create(row), name="record-sync-analysis")
+    context.recorder.record(row)
     return AnalysisView(**view_of(row))
 
 

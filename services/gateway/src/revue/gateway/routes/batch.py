@@ -70,7 +70,7 @@ async def batch_analyze(
                 id=item_id, status="error", status_code=error.status, error=error.detail
             )
         row["created_at"] = run.submitted_at
-        context.background.spawn(context.jobs.create(row), name="record-batch-analysis")
+        context.recorder.record(row)
         return BatchOperationResult(
             id=item_id, status="success", status_code=200, data=view_of(row)
         )

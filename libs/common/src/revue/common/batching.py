@@ -3,8 +3,10 @@
 Callers `await process(item)`; a collector gathers items until the batch is
 full (`max_batch_size`) or the first item has waited `max_wait_time`, then
 hands the batch to the handler, with at most `max_concurrent_batches` in
-flight. While every slot is busy items keep queueing, so under load batches
-fill up by themselves and the wait costs nothing.
+flight. While batches run, items keep queueing, so under load batches fill
+up by themselves. When nothing is running, waiting would only add latency
+(there is no busy provider to wait out), so an idle processor dispatches at
+once (`dispatch_when_idle`, on by default).
 
 The handler returns one value per item, in order; an `Exception` in that
 list fails only its own item. A handler that raises fails its whole batch.
@@ -35,6 +37,7 @@ class BatchConfig:
     max_batch_size: int = 10
     max_wait_time: float = 0.2
     max_concurrent_batches: int = 5
+    dispatch_when_idle: bool = True
 
     def __post_init__(self) -> None:
         if self.max_batch_size < 1 or self.max_concurrent_batches < 1 or self.max_wait_time < 0:
@@ -102,13 +105,17 @@ class BatchProcessor(Generic[In, Out]):
     # --- use ----------------------------------------------------------------------
 
     async def process(self, item: In) -> Out:
+        return await self.submit(item)
+
+    def submit(self, item: In) -> asyncio.Future[Out]:
+        """Queue an item without waiting; the future resolves with its result."""
         if self._collector is None:
             raise RuntimeError("batch processor is not started")
         future: asyncio.Future[Out] = asyncio.get_running_loop().create_future()
         self.total_requests += 1
         metrics.batch_requests_total.labels(self.name).inc()
         self._queue.put_nowait(_Pending(item, future, time.monotonic()))
-        return await future
+        return future
 
     def get_metrics(self) -> dict[str, Any]:
         batches = self.total_batches
@@ -148,7 +155,8 @@ class BatchProcessor(Generic[In, Out]):
     async def _next_batch(self) -> list[_Pending[In, Out]]:
         first = await self._queue.get()
         batch = [first]
-        deadline = first.enqueued_at + self.config.max_wait_time
+        idle = self.config.dispatch_when_idle and not self._running
+        deadline = time.monotonic() if idle else first.enqueued_at + self.config.max_wait_time
         while len(batch) < self.config.max_batch_size:
             if not self._queue.empty():
                 batch.append(self._queue.get_nowait())

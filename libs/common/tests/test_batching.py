@@ -3,7 +3,7 @@ import asyncio
 import pytest
 from prometheus_client import REGISTRY
 
-from revue.analysis.batching import BatchConfig, BatchProcessor
+from revue.common.batching import BatchConfig, BatchProcessor
 
 
 async def doubling(items):
@@ -25,22 +25,45 @@ async def test_fifty_concurrent_requests_form_five_full_batches():
     assert metrics["errors"] == 0
 
 
-async def test_a_lone_request_waits_at_most_max_wait():
+async def test_a_lone_request_waits_at_most_max_wait_when_the_processor_is_busy():
     sizes = []
 
     async def record(items):
         sizes.append(len(items))
+        await asyncio.sleep(0.2)
         return items
 
-    processor = BatchProcessor(record, BatchConfig(max_batch_size=100, max_wait_time=0.05))
+    config = BatchConfig(max_batch_size=100, max_wait_time=0.05, dispatch_when_idle=False)
+    processor = BatchProcessor(record, config)
     async with processor:
         loop = asyncio.get_running_loop()
         started = loop.time()
         assert await processor.process("x") == "x"
-        waited = loop.time() - started
+        waited = loop.time() - started - 0.2
     assert sizes == [1]
     assert 0.04 <= waited < 0.5
     assert processor.get_metrics()["max_wait_time_observed"] <= 0.1
+
+
+async def test_an_idle_processor_dispatches_at_once_and_a_busy_one_batches():
+    sizes = []
+    gate = asyncio.Event()
+
+    async def record(items):
+        sizes.append(len(items))
+        await gate.wait()
+        return items
+
+    processor = BatchProcessor(record, BatchConfig(max_batch_size=100, max_wait_time=0.05))
+    async with processor:
+        first = asyncio.create_task(processor.process("first"))
+        await asyncio.sleep(0.01)  # nothing else queued: "first" must not wait 50 ms
+        assert sizes == [1]
+        later = [asyncio.create_task(processor.process(i)) for i in range(10)]
+        await asyncio.sleep(0.1)  # a batch is running, so these are collected together
+        gate.set()
+        await asyncio.gather(first, *later)
+    assert sizes == [1, 10]
 
 
 async def test_an_item_failure_fails_only_that_item():

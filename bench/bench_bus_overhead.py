@@ -1,0 +1,119 @@
+"""What the bus costs: gateway -> NATS -> analysis -> reply, against a bare FastAPI POST.
+
+The analysis service runs with a no-op provider, so the difference between
+the two is the whole Revue path without the analyzer: authentication, rate
+limiting, the NATS request/reply, the analysis service's handler, batching
+and outcome recording. Both servers run as single uvicorn processes, loaded
+by wrk from its own process, in the same run.
+
+    .venv/bin/python bench/bench_bus_overhead.py [--seconds 10]
+"""
+
+import argparse
+import asyncio
+import os
+import sys
+import urllib.request
+import uuid
+
+import httpx
+from infra import bench_environment
+from load import wrk_post
+
+from revue.common.embedded.probes import free_port
+
+PASSWORD = "Bench-Password-2026"
+BODY = {"code": "def handler(x):\n    return x + 1\n", "language": "python"}
+
+
+def ready(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+async def wait_ready(url: str) -> None:
+    for _ in range(600):
+        if await asyncio.to_thread(ready, url):
+            return
+        await asyncio.sleep(0.1)
+    raise TimeoutError(url)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=int, default=10)
+    args = parser.parse_args()
+    async with bench_environment(migrate=("revue.gateway", "revue.analysis")) as env:
+        gateway_port, analysis_port, bare_port = free_port(), free_port(), free_port()
+        env = {
+            **env,
+            "GATEWAY_PORT": str(gateway_port),
+            "ANALYSIS_PORT": str(analysis_port),
+            "JWT_SECRET": uuid.uuid4().hex * 2,
+            "RATE_LIMIT_PER_MINUTE": "100000000",
+            "RATE_LIMIT_BURST": "100000000",
+            "LOG_LEVEL": "WARNING",
+        }
+        processes = [
+            await asyncio.create_subprocess_exec(sys.executable, "bench/noop_analysis.py", env=env),
+            await asyncio.create_subprocess_exec(sys.executable, "-m", "revue.gateway", env=env),
+            await asyncio.create_subprocess_exec(
+                sys.executable, "bench/bare_fastapi.py", str(bare_port), env=env
+            ),
+        ]
+        try:
+            await wait_ready(f"http://127.0.0.1:{analysis_port}/readyz")
+            await wait_ready(f"http://127.0.0.1:{gateway_port}/readyz")
+            await wait_ready(f"http://127.0.0.1:{bare_port}/docs")
+            gateway = f"http://127.0.0.1:{gateway_port}"
+            async with httpx.AsyncClient(base_url=gateway) as client:
+                email = f"bench-{uuid.uuid4().hex[:6]}@example.com"
+                await client.post(
+                    "/api/v1/auth/register",
+                    json={"email": email, "password": PASSWORD, "full_name": "Bench"},
+                )
+                token = (
+                    await client.post(
+                        "/api/v1/auth/token", json={"email": email, "password": PASSWORD}
+                    )
+                ).json()
+            auth = {"Authorization": f"Bearer {token['access_token']}"}
+            targets = {
+                "bare FastAPI POST": (f"http://127.0.0.1:{bare_port}/api/v1/analyze", {}),
+                "gateway -> NATS -> analysis": (f"{gateway}/api/v1/analyze", auth),
+            }
+            for url, headers in targets.values():  # warm both paths
+                await asyncio.to_thread(wrk_post, url, BODY, headers, 8, 2)
+            results = {}
+            for connections in tuple(
+                int(c) for c in os.environ.get("BENCH_CONNECTIONS", "1,64").split(",")
+            ):
+                for name, (url, headers) in targets.items():
+                    results[(name, connections)] = await asyncio.to_thread(
+                        wrk_post, url, BODY, headers, connections, args.seconds
+                    )
+        finally:
+            for process in processes:
+                process.terminate()
+            for process in processes:
+                await process.wait()
+    header = ("path", "conns", "req/s", "p50 ms", "p90 ms", "p99 ms", "non-2xx")
+    print("{:<30} {:>5} {:>9} {:>8} {:>8} {:>8} {:>8}".format(*header))
+    for (name, connections), r in results.items():
+        failures = r.non_2xx + r.errors
+        print(
+            f"{name:<30} {connections:>5} {r.requests_per_s:>9.0f} {r.p50_ms:>8.2f}"
+            f" {r.p90_ms:>8.2f} {r.p99_ms:>8.2f} {failures:>8}"
+        )
+    bare1, bus1 = results[("bare FastAPI POST", 1)], results[("gateway -> NATS -> analysis", 1)]
+    bare64, bus64 = results[("bare FastAPI POST", 64)], results[("gateway -> NATS -> analysis", 64)]
+    print(f"added p50 latency (1 connection): {bus1.p50_ms - bare1.p50_ms:.2f} ms (target <= 1 ms)")
+    ratio = bus64.requests_per_s / bare64.requests_per_s
+    print(f"throughput ratio (64 connections): {ratio:.2f} (target >= 0.5)")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
