@@ -12,7 +12,6 @@ import argparse
 import asyncio
 import sys
 import time
-import urllib.request
 
 import asyncpg
 import nats
@@ -24,16 +23,9 @@ from revue.common.events import RunAnalysis
 from revue.common.jobs import JobSubmitter
 from revue.common.streams import ensure_streams
 from revue.common.subjects import BusTopology, Priority
+from revue.common.suite import ready
 
 PRIORITIES = list(Priority)
-
-
-def ready(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as response:
-            return response.status == 200
-    except OSError:
-        return False
 
 
 async def main() -> None:

@@ -8,7 +8,6 @@ with a real user's token.
 import os
 import subprocess
 import sys
-import urllib.request
 import uuid
 
 import asyncpg
@@ -23,6 +22,7 @@ from sqlalchemy.engine import make_url
 from revue.common import migrations
 from revue.common.database import asyncpg_dsn
 from revue.common.embedded.probes import free_port, run_blocking
+from revue.common.suite import ready
 from revue.common.testing.waiting import wait_until_sync
 
 EXAMPLES_PER_OPERATION = int(os.environ.get("FUZZ_EXAMPLES", "25"))
@@ -33,14 +33,6 @@ EXAMPLES_PER_OPERATION = int(os.environ.get("FUZZ_EXAMPLES", "25"))
 # of a batch, unique batch ids), so a generated request may be schema-valid
 # and still rightly refused with a 422.
 SEMANTIC_RULES = [positive_data_acceptance]
-
-
-def ready(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as response:
-            return response.status == 200
-    except OSError:
-        return False
 
 
 @pytest.fixture(scope="module")

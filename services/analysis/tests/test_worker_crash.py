@@ -4,7 +4,6 @@ import asyncio
 import os
 import signal
 import sys
-import urllib.request
 from pathlib import Path
 
 import nats
@@ -16,19 +15,12 @@ from revue.common.events import AnalysisCompleted, RunAnalysis
 from revue.common.jobs import JobSubmitter
 from revue.common.streams import ensure_streams
 from revue.common.subjects import BusTopology
+from revue.common.suite import ready
 from revue.common.testing.waiting import wait_until
 
 from .service import migrated
 
 SLOW_WORKER = Path(__file__).parent / "slow_worker.py"
-
-
-def ready(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as response:
-            return response.status == 200
-    except OSError:
-        return False
 
 
 async def start(command: list[str], env: dict[str, str], port: int):
