@@ -1,0 +1,237 @@
+"""AIResultCache: L1 then L2, single-flight misses, invalidation everywhere.
+
+Reads try L1, then L2 (a hit there is copied into L1). Writes go to both.
+Concurrent misses on one key compute once (`get_or_compute`). Only
+successful results should be stored; errors are never cached because
+`get_or_compute` stores only what `compute` returned. `CACHE_ENABLED=false`
+(config.enabled) makes every call a pass-through.
+
+Invalidation (by key, prefix or tag) removes L2 entries and this process's
+L1 copies, then calls `announce` so that other processes drop theirs (the
+cache service publishes it as `cache.invalidate`); `apply_remote` is what a
+process does when such an announcement arrives.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, ParamSpec, TypeVar
+
+import orjson
+from prometheus_client import Counter, Gauge
+from redis.asyncio import Redis
+
+from revue.common.cache.config import CacheConfig
+from revue.common.cache.l1 import L1MemoryCache
+from revue.common.cache.l2 import L2RedisCache
+from revue.common.cache_keys import CacheKeyGenerator
+from revue.common.events import InvalidateCache
+from revue.common.resilience import CircuitBreaker
+from revue.common.singleflight import SingleFlight
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+cache_hits_total = Counter("cache_hits_total", "Cache hits", ["tier"])
+cache_misses_total = Counter("cache_misses_total", "Cache misses (both tiers)")
+ai_cache_hit_rate = Gauge("ai_cache_hit_rate", "Share of cache reads answered from L1 or L2")
+ai_calls_saved_total = Counter("ai_calls_saved_total", "AI provider calls avoided by the cache")
+
+Announce = Callable[[InvalidateCache], Awaitable[None]]
+
+
+class AIResultCache:
+    def __init__(
+        self,
+        redis: Redis | None,
+        config: CacheConfig | None = None,
+        announce: Announce | None = None,
+        origin: str = "",
+    ) -> None:
+        self.config = config or CacheConfig()
+        self.l1 = L1MemoryCache(self.config.l1_max_entries, self.config.l1_max_bytes)
+        self.l2 = (
+            L2RedisCache(
+                redis,
+                self.config.namespace,
+                CircuitBreaker(
+                    f"cache-l2-{self.config.namespace}",
+                    failure_threshold=self.config.breaker_failure_threshold,
+                    recovery_timeout=self.config.breaker_recovery_timeout,
+                ),
+                self.config.redis_timeout,
+            )
+            if redis is not None
+            else None
+        )
+        self.announce = announce
+        self.origin = origin
+        self.flights: SingleFlight[Any] = SingleFlight()
+        self.hits = 0
+        self.misses = 0
+        self.computed = 0
+
+    # --- reads and writes -----------------------------------------------------------
+
+    async def get_raw(self, key: str) -> bytes | None:
+        if not self.config.enabled:
+            return None
+        value = self.l1.get(key)
+        if value is not None:
+            self._hit("l1")
+            return value
+        if self.l2 is not None:
+            value = await self.l2.get(key)
+            if value is not None:
+                self._hit("l2")
+                self.l1.set(key, value, self.config.ttl.default)
+                return value
+        self._miss()
+        return None
+
+    async def get(self, key: str) -> Any | None:
+        raw = await self.get_raw(key)
+        return None if raw is None else orjson.loads(raw)
+
+    async def set(
+        self,
+        key: str,
+        value: Any,
+        content_type: str = "analysis",
+        *,
+        ttl: int | None = None,
+        tags: Iterable[str] = (),
+        temperature: float | None = None,
+    ) -> bool:
+        """Store in both tiers; False when the policy says this must not be cached."""
+        if not self.config.enabled:
+            return False
+        seconds = ttl if ttl is not None else self.config.ttl.ttl_for(content_type, temperature)
+        if seconds <= 0:
+            return False
+        raw = value if isinstance(value, bytes) else orjson.dumps(value)
+        tags = tuple(tags)
+        self.l1.set(key, raw, seconds, tags)
+        if self.l2 is not None:
+            await self.l2.set(key, raw, seconds, tags)
+        return True
+
+    async def get_or_compute(
+        self,
+        key: str,
+        compute: Callable[[], Awaitable[T]],
+        content_type: str = "analysis",
+        *,
+        ttl: int | None = None,
+        tags: Iterable[str] = (),
+        temperature: float | None = None,
+    ) -> T:
+        """The cached value, or compute it once however many callers miss together."""
+        cached = await self.get(key)
+        if cached is not None:
+            return cached
+
+        async def fill() -> T:
+            value = await compute()  # an exception propagates and is never stored
+            self.computed += 1
+            await self.set(key, value, content_type, ttl=ttl, tags=tags, temperature=temperature)
+            return value
+
+        return await self.flights.do(key, fill)
+
+    # --- the seed's analysis helpers ------------------------------------------------
+
+    async def get_analysis(
+        self, code: str, language: str, rules: Iterable[str] = (), **params: Any
+    ) -> Any:
+        return await self.get(
+            CacheKeyGenerator.generate_analysis_key(code, language, rules, **params)
+        )
+
+    async def set_analysis(
+        self, code: str, language: str, rules: Iterable[str], result: Any, **params: Any
+    ) -> bool:
+        key = CacheKeyGenerator.generate_analysis_key(code, language, rules, **params)
+        return await self.set(key, result, "analysis")
+
+    # --- invalidation ---------------------------------------------------------------
+
+    async def invalidate(
+        self,
+        keys: Iterable[str] = (),
+        prefixes: Iterable[str] = (),
+        tags: Iterable[str] = (),
+    ) -> int:
+        """Remove entries here and in L2, and tell every other process."""
+        event = InvalidateCache(
+            keys=list(keys), prefixes=list(prefixes), tags=list(tags), origin=self.origin or None
+        )
+        removed = self.apply_remote(event)
+        if self.l2 is not None:
+            removed += await self.l2.delete(event.keys)
+            for prefix in event.prefixes:
+                removed += await self.l2.delete_prefix(prefix)
+            for tag in event.tags:
+                removed += await self.l2.delete_tag(tag)
+        if self.announce is not None:
+            await self.announce(event)
+        return removed
+
+    def apply_remote(self, event: InvalidateCache) -> int:
+        """Drop this process's L1 copies named by an invalidation."""
+        removed = sum(self.l1.delete(key) for key in event.keys)
+        removed += sum(self.l1.delete_prefix(prefix) for prefix in event.prefixes)
+        removed += sum(self.l1.delete_tag(tag) for tag in event.tags)
+        return removed
+
+    # --- figures --------------------------------------------------------------------
+
+    def _hit(self, tier: str) -> None:
+        self.hits += 1
+        cache_hits_total.labels(tier).inc()
+        ai_calls_saved_total.inc()
+        ai_cache_hit_rate.set(self.hits / (self.hits + self.misses))
+
+    def _miss(self) -> None:
+        self.misses += 1
+        cache_misses_total.inc()
+        ai_cache_hit_rate.set(self.hits / (self.hits + self.misses))
+
+    def get_stats(self) -> dict[str, Any]:
+        reads = self.hits + self.misses
+        return {
+            "enabled": self.config.enabled,
+            "global": {
+                "hits": self.hits,
+                "misses": self.misses,
+                "hit_rate": round(self.hits / reads, 4) if reads else 0.0,
+            },
+            "savings_estimate": {
+                "ai_calls_saved": self.hits,
+                "estimated_cost_saved_usd": round(self.hits * self.config.cost_per_call_usd, 4),
+            },
+            "l1": self.l1.stats(),
+            "l2": self.l2.stats() if self.l2 is not None else None,
+            "computed": self.computed,
+        }
+
+
+def cached_ai_call(
+    cache: AIResultCache, content_type: str = "analysis", ttl: int | None = None
+) -> Callable[[Callable[P, Awaitable[T]]], Callable[P, Awaitable[T]]]:
+    """Decorator (seed 001): cache an async function's result by its arguments."""
+
+    def decorate(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+        @functools.wraps(fn)
+        async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+            key = CacheKeyGenerator.generate_key(
+                content_type, fn.__qualname__, {"args": args, "kwargs": kwargs}
+            )
+            return await cache.get_or_compute(
+                key, lambda: fn(*args, **kwargs), content_type, ttl=ttl
+            )
+
+        return wrapper
+
+    return decorate
