@@ -10,6 +10,8 @@ import httpx
 from revue.analysis.app import create_app as analysis_app
 from revue.analysis.providers.builtin import BuiltinProvider
 from revue.analysis.settings import AnalysisSettings
+from revue.cache.app import create_app as cache_app
+from revue.cache.settings import CacheSettings
 from revue.common import migrations
 from revue.gateway.app import create_app as gateway_app
 from revue.gateway.settings import GatewaySettings
@@ -60,6 +62,7 @@ async def running(
     database_url: str,
     *,
     analysis: bool = True,
+    cache_service: bool = False,
     provider=None,
     gateway_overrides: dict | None = None,
     analysis_overrides: dict | None = None,
@@ -79,6 +82,9 @@ async def running(
                 provider=provider,
             )
             await stack.enter_async_context(worker.router.lifespan_context(worker))
+        if cache_service:
+            cache = cache_app(make_settings(CacheSettings), configure_process=False)
+            await stack.enter_async_context(cache.router.lifespan_context(cache))
         await stack.enter_async_context(gateway.router.lifespan_context(gateway))
         client = await stack.enter_async_context(
             httpx.AsyncClient(transport=httpx.ASGITransport(app=gateway), base_url="http://gateway")
@@ -86,8 +92,8 @@ async def running(
         yield client
 
 
-async def login(client: httpx.AsyncClient) -> dict[str, str]:
-    email = f"suite-{uuid.uuid4().hex[:8]}@example.com"
+async def login(client: httpx.AsyncClient, email: str | None = None) -> dict[str, str]:
+    email = email or f"suite-{uuid.uuid4().hex[:8]}@example.com"
     registered = await client.post(
         "/api/v1/auth/register",
         json={"email": email, "password": PASSWORD, "full_name": "Suite User"},

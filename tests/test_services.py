@@ -7,7 +7,7 @@ import pytest
 
 SERVICES = {
     "gateway": ("GatewaySettings", {"nats", "redis", "postgres"}),
-    "analysis": ("AnalysisSettings", {"nats", "postgres"}),
+    "analysis": ("AnalysisSettings", {"nats", "redis", "postgres"}),
     "cache": ("CacheSettings", {"nats", "redis"}),
     "query_optimizer": ("QueryOptimizerSettings", {"nats", "redis", "postgres"}),
     "cdn": ("CdnSettings", {"nats", "postgres"}),

@@ -114,10 +114,22 @@ class RunAnalysis(Event):
     submitted_at: datetime = Field(default_factory=utcnow)
 
 
+class AnalyzerIdentity(BaseModel):
+    """What, besides the request, decides a result: part of every cache key."""
+
+    model_config = ConfigDict(frozen=True)
+
+    provider: ShortText
+    model: ShortText | None = None
+    version: ShortText
+
+
 class AnalysisReply(Event):
     """The answer to `RunAnalysis` on the synchronous path."""
 
     job_id: UUID
+    analyzer: AnalyzerIdentity | None = None
+    cache_key: ShortText | None = None
     status: Literal["succeeded", "failed"]
     result: AnalysisResult | None = None
     error: ErrorInfo | None = None

@@ -1,6 +1,6 @@
 """The path of one analysis request, from the bus handlers to the provider.
 
-    request -> key -> single-flight -> batch -> rate limit -> breaker -> retry -> provider
+    request -> key -> cache -> single-flight -> batch -> rate limit -> breaker -> retry -> provider
 
 Identical requests in flight at the same time (same cache key) share one
 provider call; distinct ones are micro-batched; each batch waits for provider
@@ -17,17 +17,27 @@ from dataclasses import replace
 from revue.analysis.providers import AnalysisInput, Provider
 from revue.analysis.settings import AnalysisSettings
 from revue.common.batching import BatchConfig, BatchProcessor
+from revue.common.cache import AIResultCache
 from revue.common.cache_keys import CacheKeyGenerator
 from revue.common.errors import ProviderError
-from revue.common.events import AnalysisResult, RunAnalysis
+from revue.common.events import AnalysisResult, AnalyzerIdentity, RunAnalysis
 from revue.common.resilience import CircuitBreaker, RetryPresets, TokenBucket, retry_async
 from revue.common.singleflight import SingleFlight
 
 
 class AnalysisEngine:
-    def __init__(self, provider: Provider, settings: AnalysisSettings) -> None:
+    def __init__(
+        self,
+        provider: Provider,
+        settings: AnalysisSettings,
+        cache: AIResultCache | None = None,
+    ) -> None:
         self.provider = provider
         self.settings = settings
+        self.cache = cache
+        self.identity = AnalyzerIdentity(
+            provider=provider.name, model=provider.model, version=provider.version
+        )
         self.limiter = TokenBucket(settings.provider_rate, settings.provider_burst)
         self.breaker = CircuitBreaker(
             f"provider-{provider.name}",

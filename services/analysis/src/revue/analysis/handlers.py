@@ -52,7 +52,12 @@ def register(
             outcomes.completed(request, result=result, cache_key=key, duration_ms=duration_ms)
         )
         return AnalysisReply(
-            job_id=request.job_id, status="succeeded", result=result, duration_ms=duration_ms
+            job_id=request.job_id,
+            analyzer=engine.identity,
+            cache_key=key,
+            status="succeeded",
+            result=result,
+            duration_ms=duration_ms,
         )
 
     @broker.subscriber(topology.subject(subjects.ANALYSIS_STATS), queue="analysis-stats")

@@ -27,6 +27,9 @@ class AnalysisSettings(ServiceSettings):
     # Synchronous requests handled at once by one process (analysis.run)
     request_concurrency: int = Field(default=256, ge=1, le=10_000)
 
+    # Result cache (CACHE_ENABLED=false: every request reaches the provider)
+    cache_enabled: bool = True
+
     # Micro-batching (BATCHING_ENABLED=false sends every request alone)
     batching_enabled: bool = True
     batch_max_size: int = Field(default=32, ge=1, le=512)

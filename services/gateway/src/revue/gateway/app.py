@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import secrets
+import uuid
 
 import structlog
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from starlette_compress import CompressMiddleware
 
+from revue.common.cache import AIResultCache, CacheConfig
+from revue.common.cache.config import namespace_for
+from revue.common.cache.fanout import announcer, follow_invalidations
 from revue.common.service import ServiceRuntime, serve
 from revue.gateway.analysis_client import AnalysisClient
 from revue.gateway.context import Gateway
@@ -18,7 +22,7 @@ from revue.gateway.job_store import JobStore
 from revue.gateway.middleware import BodySizeLimit, ResponseHeaders
 from revue.gateway.ratelimit import Policy, RateLimiter
 from revue.gateway.recorder import ResultRecorder
-from revue.gateway.routes import analyses, auth, batch, operations
+from revue.gateway.routes import analyses, auth, batch, cache, operations
 from revue.gateway.security import Passwords, Tokens
 from revue.gateway.settings import GatewaySettings
 
@@ -66,6 +70,17 @@ def create_app(
         ),
         jobs=jobs,
         recorder=ResultRecorder(jobs),
+        cache=AIResultCache(
+            redis,
+            CacheConfig(
+                enabled=settings.cache_enabled,
+                namespace=namespace_for(settings.bus_namespace),
+                l1_max_entries=settings.cache_l1_max_entries,
+                l1_max_bytes=settings.cache_l1_max_bytes,
+            ),
+            announce=announcer(runtime.broker, runtime.topology),
+            origin=f"gateway-{uuid.uuid4().hex[:8]}",
+        ),
         policies={
             "default": Policy("default", settings.rate_limit_per_minute, settings.rate_limit_burst),
             "batch": Policy(
@@ -78,6 +93,7 @@ def create_app(
             ),
         },
     )
+    follow_invalidations(runtime.broker, runtime.topology, context.cache)
     status = JobStatusConsumer(
         lambda: runtime.nats, runtime.topology, jobs, settings.job_status_consumer
     )
@@ -96,7 +112,7 @@ def create_app(
     app = runtime.build_app(
         title="Revue",
         description=DESCRIPTION,
-        routers=[auth.router, analyses.router, batch.router, operations.router],
+        routers=[auth.router, analyses.router, batch.router, operations.router, cache.router],
     )
     app.state.gateway = context
     app.state.job_status = status

@@ -9,6 +9,8 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from revue.common.background import Background
+from revue.common.cache import AIResultCache
+from revue.common.events import AnalyzerIdentity
 from revue.common.jobs import JobSubmitter
 from revue.common.service import ServiceRuntime
 from revue.gateway.analysis_client import AnalysisClient
@@ -31,7 +33,10 @@ class Gateway:
     analysis: AnalysisClient
     jobs: JobStore
     recorder: ResultRecorder
+    cache: AIResultCache
     policies: dict[str, Policy] = field(default_factory=dict)
+    # The analyzer that answered last: what the cache key of a request is made of.
+    analyzer: AnalyzerIdentity | None = None
 
     def submitter(self) -> JobSubmitter:
         return JobSubmitter(self.runtime.nats.jetstream(), self.runtime.topology)

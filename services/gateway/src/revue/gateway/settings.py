@@ -41,6 +41,11 @@ class GatewaySettings(ServiceSettings):
 
     # Analysis
     async_processing_enabled: bool = True
+    cache_enabled: bool = True
+    cache_l1_max_entries: int = Field(default=10_000, ge=1)
+    cache_l1_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    # Accounts with these emails are administrators (cache invalidation).
+    admin_emails: list[str] = Field(default_factory=list)
     analysis_timeout_margin: float = Field(default=1.0, ge=0)
     job_status_consumer: str = "gateway-job-status"
 

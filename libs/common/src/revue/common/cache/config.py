@@ -41,3 +41,8 @@ class CacheConfig:
     redis_timeout: float = 0.25
     breaker_failure_threshold: int = 3
     breaker_recovery_timeout: float = 2.0
+
+
+def namespace_for(bus_namespace: str) -> str:
+    """The Redis key namespace that every service of one deployment shares."""
+    return f"revue{bus_namespace}"

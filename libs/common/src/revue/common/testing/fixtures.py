@@ -18,6 +18,7 @@ import pytest
 from redis.asyncio import Redis
 from sqlalchemy.engine import make_url
 
+from revue.common.cache.config import namespace_for
 from revue.common.database import asyncpg_dsn
 from revue.common.settings import ServiceSettings
 from revue.common.streams import delete_streams
@@ -71,8 +72,8 @@ async def database_url(postgres_url: str) -> AsyncIterator[str]:
 
 
 @pytest.fixture
-async def bus_namespace(nats_url: str) -> AsyncIterator[str]:
-    """A namespace of subjects and streams private to this test."""
+async def bus_namespace(nats_url: str, redis_url: str) -> AsyncIterator[str]:
+    """A namespace private to this test: subjects, streams and cache keys."""
     namespace = f"t{uuid.uuid4().hex[:10]}"
     yield namespace
     connection = await nats.connect(nats_url)
@@ -80,6 +81,14 @@ async def bus_namespace(nats_url: str) -> AsyncIterator[str]:
         await delete_streams(connection.jetstream(), BusTopology(namespace))
     finally:
         await connection.drain()
+    client = Redis.from_url(redis_url)
+    try:
+        pattern = f"{namespace_for(namespace)}:*"
+        keys = [key async for key in client.scan_iter(match=pattern, count=500)]
+        if keys:
+            await client.unlink(*keys)
+    finally:
+        await client.aclose()
 
 
 @pytest.fixture

@@ -8,7 +8,8 @@ from uuid import UUID, uuid4
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from revue.common.events import RunAnalysis
+from revue.common.cache_keys import CacheKeyGenerator
+from revue.common.events import AnalysisResult, RunAnalysis
 from revue.gateway.analysis_client import raise_for_failure
 from revue.gateway.context import Gateway
 from revue.gateway.errors import ApiError, ErrorResponse, validation_success_total
@@ -79,11 +80,35 @@ def job_row(run: RunAnalysis, mode: str, body: dict[str, Any], key: str | None) 
     }
 
 
+def cache_key(context: Gateway, run: RunAnalysis) -> str | None:
+    analyzer = context.analyzer
+    if analyzer is None or not context.cache.config.enabled:
+        return None  # no analyzer seen yet: its version is part of the key
+    return CacheKeyGenerator.generate_analysis_key(
+        run.code,
+        run.language,
+        run.rules,
+        max_issues=run.max_issues,
+        provider=analyzer.provider,
+        model=analyzer.model,
+        analyzer_version=analyzer.version,
+    )
+
+
 async def analyze_now(context: Gateway, run: RunAnalysis, row: dict[str, Any]) -> dict[str, Any]:
-    """Request/reply to the analysis service; the finished row (not yet stored)."""
+    """The finished row (not yet stored): from the cache, else request/reply over NATS."""
+    key = cache_key(context, run)
+    if key is not None:
+        cached = await context.cache.get(key)
+        if cached is not None:
+            return completed_row(row, AnalysisResult.model_validate(cached), None)
     reply = await context.analysis.run(run)
-    if reply.status != "succeeded":
+    if reply.status != "succeeded" or reply.result is None:
         raise_for_failure(reply.error)
+    if reply.analyzer is not None:
+        context.analyzer = reply.analyzer
+    if reply.cache_key is not None:
+        await context.cache.set(reply.cache_key, reply.result.model_dump(mode="json"), "analysis")
     return completed_row(row, reply.result, None)
 
 

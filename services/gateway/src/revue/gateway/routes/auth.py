@@ -106,7 +106,8 @@ async def token(body: TokenRequest, response: Response, context: Context) -> Tok
             raise ApiError(401, "wrong email or password")
     if row is None:
         raise ApiError(401, "invalid refresh token")
-    pair = context.tokens.issue(str(row["id"]), row["email"], row["is_admin"])
+    is_admin = row["is_admin"] or row["email"] in {e.lower() for e in context.settings.admin_emails}
+    pair = context.tokens.issue(str(row["id"]), row["email"], is_admin)
     return TokenResponse(
         access_token=pair.access_token, refresh_token=pair.refresh_token, expires_in=pair.expires_in
     )
