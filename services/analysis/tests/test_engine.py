@@ -138,3 +138,33 @@ def test_cache_key_changes_with_every_output_affecting_parameter(provider):
     }
     assert len(keys) == 5
     assert engine.key_for(base.model_copy(update={"priority": "high"})) == engine.key_for(base)
+
+
+async def test_results_go_through_the_cache_and_failures_do_not(provider, redis_url, redis_prefix):
+    from redis.asyncio import Redis
+
+    from revue.common.cache import AIResultCache, CacheConfig
+
+    redis = Redis.from_url(redis_url)
+    cache = AIResultCache(redis, CacheConfig(namespace=redis_prefix.rstrip(":")))
+    engine = AnalysisEngine(
+        provider,
+        AnalysisSettings(_env_file=None, retry_max_attempts=1, retry_initial_delay=0.001),
+        cache,
+    )
+    await engine.start()
+    try:
+        request = RunAnalysis(code=CODE, language="python")
+        first = await engine.analyze(request)
+        again = await engine.analyze(RunAnalysis(code=CODE, language="python"))
+        assert again == first
+        assert provider.calls == 1
+        assert await cache.get(engine.key_for(request)) is not None
+        provider.fail_next = 1
+        failing = RunAnalysis(code=CODE + "# other\n", language="python")
+        with pytest.raises(RetryExhaustedError):
+            await engine.analyze(failing)
+        assert await cache.get(engine.key_for(failing)) is None
+    finally:
+        await engine.stop()
+        await redis.aclose()

@@ -101,10 +101,19 @@ class AnalysisEngine:
             rules=tuple(sorted(set(request.rules))),
             max_issues=request.max_issues,
         )
+        key = key or self.key_for(request)
         async with asyncio.timeout(request.timeout_s):
-            return await self.flights.do(
-                key or self.key_for(request), lambda: self.batcher.process(item)
-            )
+            if self.cache is not None:
+                cached = await self.cache.get(key)
+                if cached is not None:
+                    return AnalysisResult.model_validate(cached)
+            return await self.flights.do(key, lambda: self._compute(key, item))
+
+    async def _compute(self, key: str, item: AnalysisInput) -> AnalysisResult:
+        result = await self.batcher.process(item)  # failures raise: never cached
+        if self.cache is not None:
+            await self.cache.set(key, result.model_dump(mode="json"), "analysis")
+        return result
 
     async def _call_provider(
         self, items: list[AnalysisInput]
