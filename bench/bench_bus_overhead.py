@@ -1,4 +1,8 @@
-"""What the bus costs: gateway -> NATS -> analysis -> reply, against a bare FastAPI POST.
+"""What the bus costs, and what the cache saves, against a bare FastAPI POST.
+
+Three paths in one run: a bare FastAPI POST; the gateway with the result
+cache off for the request (every call goes gateway -> NATS -> analysis ->
+reply); the gateway answering a cached request (no NATS).
 
 The analysis service runs with a no-op provider, so the difference between
 the two is the whole Revue path without the analyzer: authentication, rate
@@ -47,51 +51,44 @@ async def main() -> None:
     parser.add_argument("--seconds", type=int, default=10)
     args = parser.parse_args()
     async with bench_environment(migrate=("revue.gateway", "revue.analysis")) as env:
-        gateway_port, analysis_port, bare_port = free_port(), free_port(), free_port()
+        cached_port, bus_port, analysis_port, bare_port = (free_port() for _ in range(4))
         env = {
             **env,
-            "GATEWAY_PORT": str(gateway_port),
             "ANALYSIS_PORT": str(analysis_port),
             "JWT_SECRET": uuid.uuid4().hex * 2,
             "RATE_LIMIT_PER_MINUTE": "100000000",
             "RATE_LIMIT_BURST": "100000000",
             "LOG_LEVEL": "WARNING",
         }
+        no_cache = {"CACHE_ENABLED": "false"}
+        commands = [
+            ([sys.executable, "bench/noop_analysis.py"], no_cache),
+            ([sys.executable, "-m", "revue.gateway"], {"GATEWAY_PORT": str(cached_port)}),
+            ([sys.executable, "-m", "revue.gateway"], {"GATEWAY_PORT": str(bus_port), **no_cache}),
+            ([sys.executable, "bench/bare_fastapi.py", str(bare_port)], {}),
+        ]
         processes = [
-            await asyncio.create_subprocess_exec(sys.executable, "bench/noop_analysis.py", env=env),
-            await asyncio.create_subprocess_exec(sys.executable, "-m", "revue.gateway", env=env),
-            await asyncio.create_subprocess_exec(
-                sys.executable, "bench/bare_fastapi.py", str(bare_port), env=env
-            ),
+            await asyncio.create_subprocess_exec(*command, env={**env, **extra})
+            for command, extra in commands
         ]
         try:
-            await wait_ready(f"http://127.0.0.1:{analysis_port}/readyz")
-            await wait_ready(f"http://127.0.0.1:{gateway_port}/readyz")
+            for port in (analysis_port, cached_port, bus_port):
+                await wait_ready(f"http://127.0.0.1:{port}/readyz")
             await wait_ready(f"http://127.0.0.1:{bare_port}/docs")
-            gateway = f"http://127.0.0.1:{gateway_port}"
-            async with httpx.AsyncClient(base_url=gateway) as client:
-                email = f"bench-{uuid.uuid4().hex[:6]}@example.com"
-                await client.post(
-                    "/api/v1/auth/register",
-                    json={"email": email, "password": PASSWORD, "full_name": "Bench"},
-                )
-                token = (
-                    await client.post(
-                        "/api/v1/auth/token", json={"email": email, "password": PASSWORD}
-                    )
-                ).json()
-            auth = {"Authorization": f"Bearer {token['access_token']}"}
+            auth = await login(f"http://127.0.0.1:{cached_port}")
             targets = {
                 "bare FastAPI POST": (f"http://127.0.0.1:{bare_port}/api/v1/analyze", {}),
-                "gateway -> NATS -> analysis": (f"{gateway}/api/v1/analyze", auth),
+                "gateway -> NATS -> analysis": (
+                    f"http://127.0.0.1:{bus_port}/api/v1/analyze",
+                    auth,
+                ),
+                "gateway, cached": (f"http://127.0.0.1:{cached_port}/api/v1/analyze", auth),
             }
-            for url, headers in targets.values():  # warm both paths
-                await asyncio.to_thread(wrk_post, url, BODY, headers, 8, 2)
             results = {}
-            for connections in tuple(
-                int(c) for c in os.environ.get("BENCH_CONNECTIONS", "1,64").split(",")
-            ):
+            connection_counts = os.environ.get("BENCH_CONNECTIONS", "1,64").split(",")
+            for connections in (int(count) for count in connection_counts):
                 for name, (url, headers) in targets.items():
+                    await asyncio.to_thread(wrk_post, url, BODY, headers, 8, 2)  # warm
                     results[(name, connections)] = await asyncio.to_thread(
                         wrk_post, url, BODY, headers, connections, args.seconds
                     )
@@ -100,6 +97,20 @@ async def main() -> None:
                 process.terminate()
             for process in processes:
                 await process.wait()
+    report(results)
+
+
+async def login(gateway: str) -> dict[str, str]:
+    """A user shared by both gateways (same database and JWT secret)."""
+    async with httpx.AsyncClient(base_url=gateway) as client:
+        email = f"bench-{uuid.uuid4().hex[:6]}@example.com"
+        account = {"email": email, "password": PASSWORD, "full_name": "Bench"}
+        await client.post("/api/v1/auth/register", json=account)
+        token = await client.post("/api/v1/auth/token", json={"email": email, "password": PASSWORD})
+    return {"Authorization": f"Bearer {token.json()['access_token']}"}
+
+
+def report(results: dict) -> None:
     header = ("path", "conns", "req/s", "p50 ms", "p90 ms", "p99 ms", "non-2xx")
     print("{:<30} {:>5} {:>9} {:>8} {:>8} {:>8} {:>8}".format(*header))
     for (name, connections), r in results.items():
@@ -109,10 +120,21 @@ async def main() -> None:
             f" {r.p90_ms:>8.2f} {r.p99_ms:>8.2f} {failures:>8}"
         )
     bare1, bus1 = results[("bare FastAPI POST", 1)], results[("gateway -> NATS -> analysis", 1)]
-    bare64, bus64 = results[("bare FastAPI POST", 64)], results[("gateway -> NATS -> analysis", 64)]
-    print(f"added p50 latency (1 connection): {bus1.p50_ms - bare1.p50_ms:.2f} ms (target <= 1 ms)")
-    ratio = bus64.requests_per_s / bare64.requests_per_s
-    print(f"throughput ratio (64 connections): {ratio:.2f} (target >= 0.5)")
+    bare64 = results[("bare FastAPI POST", 64)]
+    bus64, cached64 = results[("gateway -> NATS -> analysis", 64)], results[("gateway, cached", 64)]
+    print(
+        f"bus: added p50 latency (1 connection) {bus1.p50_ms - bare1.p50_ms:.2f} ms"
+        " (target <= 1 ms)"
+    )
+    print(
+        f"bus: throughput ratio (64 connections) {bus64.requests_per_s / bare64.requests_per_s:.2f}"
+        " (target >= 0.5)"
+    )
+    print(
+        f"cached: throughput ratio (64 connections) "
+        f"{cached64.requests_per_s / bare64.requests_per_s:.2f} (target >= 0.75), "
+        f"p99 {cached64.p99_ms:.2f} ms (target <= 10 ms)"
+    )
 
 
 if __name__ == "__main__":

@@ -164,6 +164,9 @@ class ServiceRuntime:
             description=description,
             version=self.settings.service_version,
             lifespan=self.lifespan,
+            # One server span per request, on this service's provider; a span
+            # per dependency and endpoint call costs more than it tells.
+            telemetry={"tracer_provider": self.tracer_provider, "operation_spans": False},
             **fastapi_options,
         )
         app.include_router(observability_router(self.name, self.readiness, self.registry))

@@ -14,6 +14,7 @@ import hmac
 import secrets
 import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,11 +58,17 @@ class InvalidTokenError(Exception):
 
 
 class Tokens:
-    def __init__(self, secret: str, issuer: str, access_ttl: int, refresh_ttl: int) -> None:
+    def __init__(
+        self, secret: str, issuer: str, access_ttl: int, refresh_ttl: int, memo_size: int = 10_000
+    ) -> None:
         self._secret = secret
         self.issuer = issuer
         self.access_ttl = access_ttl
         self.refresh_ttl = refresh_ttl
+        # Verified access tokens, until they expire: a client sends the same
+        # token many times, and verifying it each time is pure cost.
+        self._verified: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._memo_size = memo_size
 
     def _encode(self, subject: str, kind: str, ttl: int, extra: dict[str, Any]) -> str:
         now = int(time.time())
@@ -85,6 +92,20 @@ class Tokens:
         )
 
     def decode(self, token: str, kind: str) -> dict[str, Any]:
+        memo = self._verified.get(token) if kind == "access" else None
+        if memo is not None:
+            if memo["exp"] > time.time():
+                self._verified.move_to_end(token)
+                return memo
+            del self._verified[token]
+        claims = self._verify(token, kind)
+        if kind == "access":
+            self._verified[token] = claims
+            if len(self._verified) > self._memo_size:
+                self._verified.popitem(last=False)
+        return claims
+
+    def _verify(self, token: str, kind: str) -> dict[str, Any]:
         try:
             claims = jwt.decode(
                 token,
