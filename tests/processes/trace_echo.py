@@ -41,6 +41,9 @@ async def main(nats_url: str, subject: str, report_subject: str) -> None:
 
     async with broker:
         await broker.start()
+        # A round trip to the server: our subscriptions are registered there
+        # before anyone is told to send.
+        await broker.connection.flush()
         print("ready", flush=True)
         await asyncio.wait_for(done.wait(), 30)
 

@@ -42,6 +42,9 @@ async def main(nats_url: str, redis_url: str, namespace: str, prefix: str) -> No
 
     async with broker:
         await broker.start()
+        # A round trip to the server: our subscriptions are registered there
+        # before anyone is told to send.
+        await broker.connection.flush()
         print("ready", flush=True)
         await asyncio.sleep(120)
     await redis.aclose()
