@@ -139,6 +139,8 @@ class ServiceRuntime:
             for hook in self._startup:
                 await hook()
             await self.broker.start()
+            # Started means the server already routes to our subscriptions.
+            await self.nats.flush(timeout=self.settings.readiness_timeout)
             for hook in reversed(self._stopping):
                 stack.push_async_callback(hook)
             stack.push_async_callback(self._stop_subscribers)
