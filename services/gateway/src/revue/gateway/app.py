@@ -22,6 +22,7 @@ from revue.gateway.job_store import JobStore
 from revue.gateway.middleware import BodySizeLimit, ResponseHeaders
 from revue.gateway.ratelimit import Policy, RateLimiter
 from revue.gateway.recorder import ResultRecorder
+from revue.gateway.response_cache import ResponseCache
 from revue.gateway.routes import analyses, auth, batch, cache, operations
 from revue.gateway.security import Passwords, Tokens
 from revue.gateway.settings import GatewaySettings
@@ -52,6 +53,22 @@ def create_app(
     redis = runtime.use_redis()
     db = runtime.use_database()
     jobs = JobStore(db)
+    result_cache = AIResultCache(
+        redis,
+        CacheConfig(
+            enabled=settings.cache_enabled,
+            namespace=namespace_for(settings.bus_namespace),
+            l1_max_entries=settings.cache_l1_max_entries,
+            l1_max_bytes=settings.cache_l1_max_bytes,
+        ),
+        announce=announcer(runtime.broker, runtime.topology),
+        origin=f"gateway-{uuid.uuid4().hex[:8]}",
+    )
+    responses = ResponseCache(result_cache, settings.cache_response_ttl)
+
+    async def rows_written(rows: list[dict]) -> None:
+        await responses.jobs_changed((row["id"], row["owner_id"]) for row in rows)
+
     context = Gateway(
         settings=settings,
         runtime=runtime,
@@ -69,18 +86,9 @@ def create_app(
             lambda: runtime.nats, runtime.topology, settings.analysis_timeout_margin
         ),
         jobs=jobs,
-        recorder=ResultRecorder(jobs),
-        cache=AIResultCache(
-            redis,
-            CacheConfig(
-                enabled=settings.cache_enabled,
-                namespace=namespace_for(settings.bus_namespace),
-                l1_max_entries=settings.cache_l1_max_entries,
-                l1_max_bytes=settings.cache_l1_max_bytes,
-            ),
-            announce=announcer(runtime.broker, runtime.topology),
-            origin=f"gateway-{uuid.uuid4().hex[:8]}",
-        ),
+        recorder=ResultRecorder(jobs, rows_written),
+        cache=result_cache,
+        responses=responses,
         policies={
             "default": Policy("default", settings.rate_limit_per_minute, settings.rate_limit_burst),
             "batch": Policy(
@@ -95,7 +103,7 @@ def create_app(
     )
     follow_invalidations(runtime.broker, runtime.topology, context.cache)
     status = JobStatusConsumer(
-        lambda: runtime.nats, runtime.topology, jobs, settings.job_status_consumer
+        lambda: runtime.nats, runtime.topology, jobs, settings.job_status_consumer, responses
     )
 
     async def start_background() -> None:

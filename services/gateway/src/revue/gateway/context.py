@@ -17,6 +17,7 @@ from revue.gateway.analysis_client import AnalysisClient
 from revue.gateway.job_store import JobStore
 from revue.gateway.ratelimit import Policy, RateLimiter
 from revue.gateway.recorder import ResultRecorder
+from revue.gateway.response_cache import ResponseCache
 from revue.gateway.security import Passwords, Tokens
 from revue.gateway.settings import GatewaySettings
 
@@ -34,6 +35,7 @@ class Gateway:
     jobs: JobStore
     recorder: ResultRecorder
     cache: AIResultCache
+    responses: ResponseCache
     policies: dict[str, Policy] = field(default_factory=dict)
     # The analyzer that answered last: what the cache key of a request is made of.
     analyzer: AnalyzerIdentity | None = None

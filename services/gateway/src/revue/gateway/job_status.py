@@ -8,6 +8,7 @@ a final state, so a replayed event changes nothing.
 from __future__ import annotations
 
 from collections.abc import Callable
+from uuid import UUID
 
 import structlog
 from nats.aio.client import Client
@@ -20,15 +21,22 @@ from revue.common.pull_consumer import PullConsumer
 from revue.common.streams import ANALYSIS_EVENTS
 from revue.common.subjects import BusTopology
 from revue.gateway.job_store import JobStore
+from revue.gateway.response_cache import ResponseCache
 
 log = structlog.get_logger("revue.gateway.job_status")
 
 
 class JobStatusConsumer:
     def __init__(
-        self, nats: Callable[[], Client], topology: BusTopology, jobs: JobStore, durable: str
+        self,
+        nats: Callable[[], Client],
+        topology: BusTopology,
+        jobs: JobStore,
+        durable: str,
+        responses: ResponseCache | None = None,
     ) -> None:
         self.jobs = jobs
+        self.responses = responses
         self.applied = 0
         self.consumer = PullConsumer(
             nats,
@@ -62,5 +70,9 @@ class JobStatusConsumer:
             for message in messages:
                 await message.nak(delay=2)
             return
+        if self.responses is not None:
+            await self.responses.jobs_changed(
+                (event.job_id, UUID(event.owner_id)) for event in events if event.owner_id
+            )
         for message in messages:
             await message.ack()

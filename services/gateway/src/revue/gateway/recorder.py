@@ -9,6 +9,7 @@ waits for the queue to drain.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
@@ -17,12 +18,15 @@ from revue.common.batching import BatchConfig, BatchProcessor
 from revue.gateway.job_store import JobStore
 
 log = structlog.get_logger("revue.gateway.recorder")
+Written = Callable[[list[dict[str, Any]]], Awaitable[None]]
 
 
 class ResultRecorder:
-    def __init__(self, jobs: JobStore) -> None:
+    def __init__(self, jobs: JobStore, written: Written | None = None) -> None:
+        self.jobs = jobs
+        self.written = written
         self.writer: BatchProcessor[dict[str, Any], bool] = BatchProcessor(
-            jobs.create_many,
+            self._write,
             BatchConfig(
                 max_batch_size=512,
                 max_wait_time=0.01,
@@ -37,6 +41,12 @@ class ResultRecorder:
 
     async def stop(self, timeout: float) -> None:
         await self.writer.stop(timeout)
+
+    async def _write(self, rows: list[dict[str, Any]]) -> list[bool]:
+        created = await self.jobs.create_many(rows)
+        if self.written is not None:
+            await self.written(rows)
+        return created
 
     def record(self, row: dict[str, Any]) -> None:
         self.writer.submit(row).add_done_callback(_log_failure)

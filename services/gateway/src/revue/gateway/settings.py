@@ -44,6 +44,8 @@ class GatewaySettings(ServiceSettings):
     cache_enabled: bool = True
     cache_l1_max_entries: int = Field(default=10_000, ge=1)
     cache_l1_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    # GET responses (seed 003's default: 5 minutes; 0 turns the response cache off)
+    cache_response_ttl: int = Field(default=300, ge=0)
     # Accounts with these emails are administrators (cache invalidation).
     admin_emails: list[str] = Field(default_factory=list)
     analysis_timeout_margin: float = Field(default=1.0, ge=0)

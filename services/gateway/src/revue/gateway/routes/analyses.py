@@ -6,7 +6,6 @@ from typing import Annotated, Any
 from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Header, Query, Request, Response
-from fastapi.responses import JSONResponse
 
 from revue.common.cache_keys import CacheKeyGenerator
 from revue.common.events import AnalysisResult, RunAnalysis
@@ -158,6 +157,7 @@ async def submit_job(
             await context.jobs.delete(run.job_id)
             raise
         await context.jobs.complete_from_row(finished)
+        await context.responses.job_changed(run.job_id, principal.user_id)
         return accepted(response, run.job_id, finished["status"])
     try:
         await context.submitter().submit(
@@ -166,6 +166,7 @@ async def submit_job(
     except Exception as error:
         await context.jobs.delete(run.job_id)  # nothing queued: the client may retry the key
         raise ApiError(503, "the job queue is unavailable", headers={"Retry-After": "5"}) from error
+    await context.responses.job_changed(run.job_id, principal.user_id)
     return accepted(response, run.job_id, "queued")
 
 
@@ -185,10 +186,15 @@ async def get_analysis(
     analysis_id: UUID, request: Request, principal: User, context: Context, fields: Fields = None
 ) -> Response:
     selected = parse_fields(fields)
-    rows = await context.jobs.get_many(principal.user_id, [analysis_id])
-    if analysis_id not in rows:
-        raise ApiError(404, "no such analysis")
-    body = render(select_fields(view_of(rows[analysis_id]), selected))
+
+    async def fresh() -> bytes:
+        rows = await context.jobs.get_many(principal.user_id, [analysis_id])
+        if analysis_id not in rows:
+            raise ApiError(404, "no such analysis")  # raised, so never cached
+        return render(select_fields(view_of(rows[analysis_id]), selected))
+
+    scope = f"{analysis_id}:{principal.user_id}"
+    body = await context.responses.cached("analysis", scope, [fields or ""], fresh)
     etag = strong_etag(body)
     headers = {
         "ETag": etag,
@@ -212,11 +218,17 @@ async def list_analyses(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     fields: Fields = None,
-) -> JSONResponse:
+) -> Response:
     selected = parse_fields(fields)
     after = decode_cursor(cursor) if cursor else None
-    rows = await context.jobs.page(principal.user_id, limit + 1, after)
-    page, more = rows[:limit], len(rows) > limit
-    next_cursor = encode_cursor(page[-1]["created_at"], page[-1]["id"]) if more else None
-    items = [select_fields(view_of(row), selected) for row in page]
-    return JSONResponse({"items": items, "next_cursor": next_cursor})
+
+    async def fresh() -> bytes:
+        rows = await context.jobs.page(principal.user_id, limit + 1, after)
+        page, more = rows[:limit], len(rows) > limit
+        next_cursor = encode_cursor(page[-1]["created_at"], page[-1]["id"]) if more else None
+        items = [select_fields(view_of(row), selected) for row in page]
+        return render({"items": items, "next_cursor": next_cursor})
+
+    parts = [str(limit), cursor or "", fields or ""]
+    body = await context.responses.cached("analyses", str(principal.user_id), parts, fresh)
+    return Response(body, media_type="application/json")
