@@ -24,23 +24,36 @@ def descendants(pid: int) -> list[psutil.Process]:
         return []
 
 
-def test_revue_run_starts_the_suite_and_ctrl_c_stops_everything(tmp_path, service_env):
-    ports = {spec.port_variable: str(free_port()) for spec in SERVICES}
-    env = {**service_env, **ports, "LOG_LEVEL": "WARNING"}
+def start_suite(root, env: dict[str, str]) -> tuple[subprocess.Popen, str]:
+    """`revue run` as a process, and everything it printed up to its banner."""
     runner = subprocess.Popen(
-        [sys.executable, "-m", "revue.common.cli", "run", "--root", str(tmp_path)],
+        [sys.executable, "-m", "revue.common.cli", "run", "--root", str(root)],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
-    output: list[str] = []
+    banner = ""
+    for line in runner.stdout:
+        banner += line
+        if "Press Ctrl-C" in line:
+            break
+    return runner, banner
+
+
+def wait_all_gone(children: list[psutil.Process]) -> None:
+    wait_until_sync(
+        lambda: not any(child.is_running() and child.status() != "zombie" for child in children),
+        timeout=30,
+        message="every child process gone",
+    )
+
+
+def test_revue_run_starts_the_suite_and_ctrl_c_stops_everything(tmp_path, service_env):
+    ports = {spec.port_variable: str(free_port()) for spec in SERVICES}
+    env = {**service_env, **ports, "LOG_LEVEL": "WARNING"}
+    runner, banner = start_suite(tmp_path, env)
     try:
-        for line in runner.stdout:
-            output.append(line)
-            if "Press Ctrl-C" in line or runner.poll() is not None:
-                break
-        banner = "".join(output)
         gateway = f"http://127.0.0.1:{ports['GATEWAY_PORT']}"
         assert f"{gateway}/docs" in banner, banner
         children = descendants(runner.pid)
@@ -59,19 +72,13 @@ def test_revue_run_starts_the_suite_and_ctrl_c_stops_everything(tmp_path, servic
 
         runner.send_signal(signal.SIGINT)
         assert runner.wait(60) == 0
-        wait_until_sync(
-            lambda: (
-                not any(child.is_running() and child.status() != "zombie" for child in children)
-            ),
-            timeout=30,
-            message="every child process gone",
-        )
+        wait_all_gone(children)
     finally:
         if runner.poll() is None:
             runner.kill()
         for child in descendants(runner.pid):
             child.kill()
-    assert "Traceback" not in "".join(output) + (runner.stdout.read() or "")
+    assert "Traceback" not in banner + (runner.stdout.read() or "")
 
 
 def test_revue_run_uses_embedded_servers_when_none_answers(tmp_path):
@@ -84,19 +91,8 @@ def test_revue_run_uses_embedded_servers_when_none_answers(tmp_path):
         "LOG_LEVEL": "WARNING",
         **{spec.port_variable: str(free_port()) for spec in SERVICES},
     }
-    runner = subprocess.Popen(
-        [sys.executable, "-m", "revue.common.cli", "run", "--root", str(tmp_path)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    runner, banner = start_suite(tmp_path, env)
     try:
-        banner = ""
-        for line in runner.stdout:
-            banner += line
-            if "Press Ctrl-C" in line:
-                break
         assert "nats: embedded, redis: embedded, postgres: embedded" in banner, banner
         gateway = env["GATEWAY_PORT"]
         with urllib.request.urlopen(f"http://127.0.0.1:{gateway}/readyz", timeout=5) as response:
@@ -104,13 +100,7 @@ def test_revue_run_uses_embedded_servers_when_none_answers(tmp_path):
         children = descendants(runner.pid)
         runner.send_signal(signal.SIGTERM)
         assert runner.wait(60) == 0
-        wait_until_sync(
-            lambda: (
-                not any(child.is_running() and child.status() != "zombie" for child in children)
-            ),
-            timeout=30,
-            message="every child process gone",
-        )
+        wait_all_gone(children)
         assert (tmp_path / ".revue" / "postgres" / "pgdata" / "PG_VERSION").exists()
     finally:
         if runner.poll() is None:

@@ -46,11 +46,6 @@ class CircuitOpenError(RevueError):
     retryable = True
 
 
-class RateLimitExceededError(RevueError):
-    code = "rate_limited"
-    retryable = True
-
-
 class RetryExhaustedError(RevueError):
     """Every allowed attempt failed; carries the count and the last error."""
 

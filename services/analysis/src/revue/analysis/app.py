@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-
 from fastapi import FastAPI
 
 from revue.analysis.engine import AnalysisEngine
@@ -14,9 +12,9 @@ from revue.analysis.providers import Provider
 from revue.analysis.settings import AnalysisSettings
 from revue.analysis.store import AnalysisStore
 from revue.common.background import Background
-from revue.common.cache import AIResultCache, CacheConfig
+from revue.common.cache import CacheConfig
 from revue.common.cache.config import namespace_for
-from revue.common.cache.fanout import announcer, follow_invalidations
+from revue.common.cache.fanout import shared_cache
 from revue.common.service import ServiceRuntime, serve
 
 
@@ -39,15 +37,15 @@ def create_app(
     settings = settings or AnalysisSettings()
     runtime = ServiceRuntime(settings, configure_process=configure_process)
     store = AnalysisStore(runtime.use_database())
-    cache = AIResultCache(
+    cache = shared_cache(
+        runtime.broker,
+        runtime.topology,
         runtime.use_redis(),
         CacheConfig(
             enabled=settings.cache_enabled, namespace=namespace_for(settings.bus_namespace)
         ),
-        announce=announcer(runtime.broker, runtime.topology),
-        origin=f"analysis-{uuid.uuid4().hex[:8]}",
+        "analysis",
     )
-    follow_invalidations(runtime.broker, runtime.topology, cache)
     engine = AnalysisEngine(provider or create_provider(settings), settings, cache)
     outcomes = Outcomes(runtime.broker, runtime.topology, store)
     background = Background()

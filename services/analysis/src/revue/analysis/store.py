@@ -1,8 +1,9 @@
 """Analysis sessions and their findings in PostgreSQL.
 
-Writes are idempotent on the job id: the first completion of a job is
-recorded, a redelivered duplicate changes nothing, so a worker that dies
-between writing and acknowledging cannot produce a second result.
+Writes are group-committed (`record_many`) and idempotent on the job id: the
+first completion of a job is recorded, a redelivered duplicate changes
+nothing, so a worker that dies between writing and acknowledging cannot
+produce a second result.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from sqlalchemy import (
     Table,
     Text,
     func,
-    select,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, insert
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
@@ -87,19 +87,6 @@ class AnalysisStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
 
-    async def record(
-        self,
-        request: RunAnalysis,
-        *,
-        result: AnalysisResult | None,
-        error: ErrorInfo | None,
-        cache_key: str | None,
-        duration_ms: float,
-    ) -> bool:
-        """Store the outcome once; False when this job was already recorded."""
-        [first] = await self.record_many([Outcome(request, result, error, cache_key, duration_ms)])
-        return first
-
     async def record_many(self, outcomes: list[Outcome]) -> list[bool]:
         """Store several outcomes in one transaction (group commit).
 
@@ -132,26 +119,6 @@ class AnalysisStore:
             answers.append(job_id in inserted and job_id not in seen)
             seen.add(job_id)
         return answers
-
-    async def get(self, job_id: UUID) -> dict[str, Any] | None:
-        async with self.engine.connect() as connection:
-            row = (
-                (
-                    await connection.execute(
-                        select(analysis_sessions).where(analysis_sessions.c.job_id == job_id)
-                    )
-                )
-                .mappings()
-                .first()
-            )
-            if row is None:
-                return None
-            rows = (
-                await connection.execute(
-                    select(findings).where(findings.c.job_id == job_id).order_by(findings.c.ordinal)
-                )
-            ).mappings()
-            return {**row, "findings": [dict(r) for r in rows]}
 
 
 def _session_row(outcome: Outcome) -> dict[str, Any]:

@@ -2,29 +2,22 @@
 
 from __future__ import annotations
 
-import uuid
-
 from fastapi import FastAPI
 
 from revue.cache.handlers import register
 from revue.cache.settings import CacheSettings
 from revue.cache.write_through import WriteThrough
-from revue.common.cache import AIResultCache
-from revue.common.cache.fanout import announcer, follow_invalidations
+from revue.common.cache.fanout import shared_cache
 from revue.common.service import ServiceRuntime, serve
 
 
 def create_app(settings: CacheSettings | None = None, *, configure_process: bool = True) -> FastAPI:
     settings = settings or CacheSettings()
     runtime = ServiceRuntime(settings, configure_process=configure_process)
-    cache = AIResultCache(
-        runtime.use_redis(),
-        settings.cache_config(),
-        announce=announcer(runtime.broker, runtime.topology),
-        origin=f"cache-{uuid.uuid4().hex[:8]}",
+    cache = shared_cache(
+        runtime.broker, runtime.topology, runtime.use_redis(), settings.cache_config(), "cache"
     )
     register(runtime.broker, runtime.topology, cache)
-    follow_invalidations(runtime.broker, runtime.topology, cache)
     writer = WriteThrough(
         lambda: runtime.nats, runtime.topology, cache, settings.cache_writer_consumer
     )

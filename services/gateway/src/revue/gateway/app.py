@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import secrets
-import uuid
 
 import structlog
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from starlette_compress import CompressMiddleware
 
-from revue.common.cache import AIResultCache, CacheConfig
+from revue.common.cache import CacheConfig
 from revue.common.cache.config import namespace_for
-from revue.common.cache.fanout import announcer, follow_invalidations
+from revue.common.cache.fanout import shared_cache
 from revue.common.service import ServiceRuntime, serve
 from revue.gateway.analysis_client import AnalysisClient
 from revue.gateway.context import Gateway
@@ -53,7 +52,9 @@ def create_app(
     redis = runtime.use_redis()
     db = runtime.use_database()
     jobs = JobStore(db)
-    result_cache = AIResultCache(
+    result_cache = shared_cache(
+        runtime.broker,
+        runtime.topology,
         redis,
         CacheConfig(
             enabled=settings.cache_enabled,
@@ -61,8 +62,7 @@ def create_app(
             l1_max_entries=settings.cache_l1_max_entries,
             l1_max_bytes=settings.cache_l1_max_bytes,
         ),
-        announce=announcer(runtime.broker, runtime.topology),
-        origin=f"gateway-{uuid.uuid4().hex[:8]}",
+        "gateway",
     )
     responses = ResponseCache(result_cache, settings.cache_response_ttl)
 
@@ -101,7 +101,6 @@ def create_app(
             ),
         },
     )
-    follow_invalidations(runtime.broker, runtime.topology, context.cache)
     status = JobStatusConsumer(
         lambda: runtime.nats, runtime.topology, jobs, settings.job_status_consumer, responses
     )
@@ -112,7 +111,6 @@ def create_app(
 
     async def stop_background() -> None:
         await status.stop()
-        await context.background.drain(settings.shutdown_timeout)
         await context.recorder.stop(settings.shutdown_timeout)
 
     runtime.on_startup(start_background)

@@ -8,7 +8,6 @@ from fastapi import Request
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from revue.common.background import Background
 from revue.common.cache import AIResultCache
 from revue.common.events import AnalyzerIdentity
 from revue.common.jobs import JobSubmitter
@@ -42,8 +41,6 @@ class Gateway:
 
     def submitter(self) -> JobSubmitter:
         return JobSubmitter(self.runtime.nats.jetstream(), self.runtime.topology)
-
-    background: Background = field(default_factory=Background)
 
 
 async def gateway(request: Request) -> Gateway:

@@ -7,9 +7,13 @@ ignores its own announcement.
 
 from __future__ import annotations
 
+import uuid
+
 from faststream.nats import NatsBroker
+from redis.asyncio import Redis
 
 from revue.common import subjects
+from revue.common.cache.config import CacheConfig
 from revue.common.cache.tiered import AIResultCache, Announce
 from revue.common.events import InvalidateCache
 from revue.common.subjects import BusTopology
@@ -30,3 +34,21 @@ def follow_invalidations(broker: NatsBroker, topology: BusTopology, cache: AIRes
         if event.origin and event.origin == cache.origin:
             return
         cache.apply_remote(event)
+
+
+def shared_cache(
+    broker: NatsBroker,
+    topology: BusTopology,
+    redis: Redis,
+    config: CacheConfig,
+    owner: str,
+) -> AIResultCache:
+    """This process's AIResultCache, announcing its invalidations and following others'."""
+    cache = AIResultCache(
+        redis,
+        config,
+        announce=announcer(broker, topology),
+        origin=f"{owner}-{uuid.uuid4().hex[:8]}",
+    )
+    follow_invalidations(broker, topology, cache)
+    return cache

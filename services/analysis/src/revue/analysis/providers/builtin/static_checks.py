@@ -19,46 +19,53 @@ def complexity_findings(code: str, language: str) -> list[Finding]:
     info = lizard.analyze_file.analyze_source_code(f"input.{EXTENSIONS[language]}", code)
     found = []
     for function in info.function_list:
+        name, line = function.name, function.start_line
+        complexity = function.cyclomatic_complexity
         # Python's cyclomatic complexity comes from ruff's C901, which sees the AST.
-        if language != "python" and function.cyclomatic_complexity > MAX_CYCLOMATIC:
+        if language != "python" and complexity > MAX_CYCLOMATIC:
+            severity = "high" if complexity > 2 * MAX_CYCLOMATIC else "medium"
             found.append(
-                Finding(
-                    rule_id="CPX001",
-                    severity="high"
-                    if function.cyclomatic_complexity > 2 * MAX_CYCLOMATIC
-                    else "medium",
-                    line=function.start_line,
-                    column=1,
-                    message=f"`{function.name}` has cyclomatic complexity "
-                    f"{function.cyclomatic_complexity} (limit {MAX_CYCLOMATIC})",
-                    fix_hint="Split the function; replace nested branches with early returns.",
+                _finding(
+                    "CPX001",
+                    severity,
+                    line,
+                    f"`{name}` has cyclomatic complexity {complexity} (limit {MAX_CYCLOMATIC})",
+                    "Split the function; replace nested branches with early returns.",
                 )
             )
         if function.nloc > MAX_FUNCTION_LINES:
             found.append(
-                Finding(
-                    rule_id="CPX002",
-                    severity="medium",
-                    line=function.start_line,
-                    column=1,
-                    message=f"`{function.name}` has {function.nloc} lines of code "
-                    f"(limit {MAX_FUNCTION_LINES})",
-                    fix_hint="Extract cohesive steps into their own functions.",
+                _finding(
+                    "CPX002",
+                    "medium",
+                    line,
+                    f"`{name}` has {function.nloc} lines of code (limit {MAX_FUNCTION_LINES})",
+                    "Extract cohesive steps into their own functions.",
                 )
             )
         if function.parameter_count > MAX_PARAMETERS:
             found.append(
-                Finding(
-                    rule_id="CPX003",
-                    severity="low",
-                    line=function.start_line,
-                    column=1,
-                    message=f"`{function.name}` takes {function.parameter_count} parameters "
-                    f"(limit {MAX_PARAMETERS})",
-                    fix_hint="Group related parameters into an object.",
+                _finding(
+                    "CPX003",
+                    "low",
+                    line,
+                    f"`{name}` takes {function.parameter_count} parameters"
+                    f" (limit {MAX_PARAMETERS})",
+                    "Group related parameters into an object.",
                 )
             )
     return found
+
+
+def _finding(rule_id: str, severity: str, line: int, message: str, fix_hint: str) -> Finding:
+    return Finding(
+        rule_id=rule_id,
+        severity=severity,  # type: ignore[arg-type]
+        line=line,
+        column=1,
+        message=message,
+        fix_hint=fix_hint,
+    )
 
 
 def pattern_findings(code: str, language: str, groups: Sequence[str]) -> list[Finding]:
