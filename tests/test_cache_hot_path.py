@@ -1,6 +1,9 @@
 """The cache in the request path: the gateway answers repeats without NATS."""
 
 from gateway_with_analysis import login, running
+from prometheus_client import REGISTRY
+
+from revue.common.testing.waiting import wait_until
 
 CODE = "import pickle\n\ndef load(blob):\n    return pickle.loads(blob)\n"
 ANALYZE = "/api/v1/analyze"
@@ -71,3 +74,66 @@ async def test_admins_invalidate_and_others_may_not(make_settings, database_url)
         metrics = await client.get("/api/v1/metrics/cache", headers=user)
         assert metrics.status_code == 200
         assert "savings_estimate" in metrics.json()
+
+
+def lane() -> int:
+    """Hits answered in the gateway's cache-hit lane (from L1, without FastAPI's routing)."""
+    return int(REGISTRY.get_sample_value("gateway_cache_lane_answers_total") or 0)
+
+
+async def test_the_cache_hit_lane_answers_like_the_full_path(make_settings, database_url):
+    async with running(make_settings, database_url) as client:
+        user = await login(client)
+        body = {"code": CODE, "language": "python", "rules": ["security"]}
+        first = await client.post(ANALYZE, json=body, headers=user)
+        before = lane()
+        hit = await client.post(ANALYZE, json=body, headers=user)
+        assert lane() == before + 1
+        assert hit.status_code == 200
+        assert hit.headers["content-type"] == "application/json"
+        assert hit.headers["x-content-type-options"] == "nosniff"
+        assert hit.headers["ratelimit"].startswith('"default";r=')
+        first_view, hit_view = first.json(), hit.json()
+        assert hit_view.keys() == first_view.keys()
+        for same in ("status", "mode", "priority", "language", "result", "error"):
+            assert hit_view[same] == first_view[same]
+        assert hit_view["created_at"].endswith("Z") == first_view["created_at"].endswith("Z")
+
+        async def recorded():
+            stored = await client.get(f"/api/v1/analyses/{hit_view['id']}", headers=user)
+            return stored if stored.status_code == 200 else None
+
+        stored = await wait_until(recorded, timeout=10, message="the lane's answer recorded")
+        assert stored.json()["result"] == first_view["result"]
+
+
+async def test_everything_but_a_clean_hit_goes_to_the_full_app(make_settings, database_url):
+    async with running(make_settings, database_url) as client:
+        user = await login(client)
+        body = {"code": CODE, "language": "python"}
+        await client.post(ANALYZE, json=body, headers=user)
+        before = lane()
+        invalid = await client.post(ANALYZE, json={**body, "max_issues": 0}, headers=user)
+        assert invalid.status_code == 422
+        assert invalid.json()["errors"][0]["field"].endswith("max_issues")
+        forged = await client.post(ANALYZE, json=body, headers={"Authorization": "Bearer x.y.z"})
+        assert forged.status_code == 401
+        key = await client.post("/api/v1/auth/api-keys", json={"name": "ci"}, headers=user)
+        by_key = await client.post(ANALYZE, json=body, headers={"X-API-Key": key.json()["key"]})
+        assert by_key.status_code == 200  # answered from the cache by the full path
+        assert await analysis_requests(client, user) == 1
+        assert lane() == before  # the full path answered all three
+
+
+async def test_the_lane_enforces_the_rate_limit(make_settings, database_url):
+    limits = {"rate_limit_per_minute": 1, "rate_limit_burst": 3}  # exactly 3, none refills
+    async with running(make_settings, database_url, gateway_overrides=limits) as client:
+        user = await login(client)
+        body = {"code": CODE, "language": "python"}
+        before = lane()
+        statuses = [(await client.post(ANALYZE, json=body, headers=user)) for _ in range(5)]
+        assert [response.status_code for response in statuses] == [200, 200, 200, 429, 429]
+        refused = statuses[-1]
+        assert refused.json()["code"] == "rate_limited"
+        assert int(refused.headers["retry-after"]) >= 1
+        assert lane() == before + 2  # the two hits before the limit was reached

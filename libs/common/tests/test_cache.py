@@ -134,11 +134,40 @@ async def test_invalidation_by_key_prefix_and_tag(redis, redis_prefix):
     await cache.invalidate(prefixes=["ai:analysis:"])
     assert await cache.get("ai:analysis:v1:cc:1") is None
     assert await cache.get("keep") == {"v": 4}
-    assert [e.keys or e.tags or e.prefixes for e in announced] == [
-        ["ai:analysis:v1:bb:1"],
-        ["project:7"],
-        ["ai:analysis:"],
+    assert [(e.keys, e.prefixes, e.tags) for e in announced] == [
+        (["ai:analysis:v1:bb:1"], [], []),
+        # the tag's keys are named too: copies other processes filled from L2 carry no tags
+        (sorted(["ai:analysis:v1:aa:1", "other"]), [], ["project:7"]),
+        ([], ["ai:analysis:"], []),
     ]
+
+
+def test_l1_tag_index_follows_evictions_and_deletes():
+    l1 = L1MemoryCache(max_entries=2)
+    l1.set("a", b"1", 60, tags=["t"])
+    l1.set("b", b"2", 60, tags=["t", "u"])
+    l1.set("c", b"3", 60, tags=["u"])  # evicts "a"
+    assert l1.delete_tag("t") == 1  # only "b" was still there
+    assert l1.get("c") == b"3"
+    l1.delete("c")
+    assert l1.delete_tag("u") == 0
+    assert l1._tagged == {}  # nothing left behind for dropped entries
+
+
+async def test_any_number_of_names_is_announced_within_message_limits(redis, redis_prefix):
+    cache = cache_for(redis, redis_prefix)
+    announced = []
+
+    async def announce(event):
+        announced.append(event)
+
+    cache.announce = announce
+    tags = [f"owner:{index}" for index in range(150)]
+    for tag in tags:
+        await cache.set(f"page:{tag}", {"v": 1}, tags=[tag])
+    assert await cache.invalidate(tags=tags) == 2 * 150  # each in L1 and in L2
+    assert [len(event.tags) for event in announced] == [64, 64, 22]
+    assert [await cache.get(f"page:{tag}") for tag in tags] == [None] * 150
 
 
 async def test_disabled_cache_is_a_clean_pass_through(redis, redis_prefix):

@@ -25,6 +25,7 @@ MAX_CODE_CHARS = 1_000_000
 MAX_RULES = 32
 MAX_NAME = 200
 MAX_KEYS_PER_MESSAGE = 1_000
+MAX_PREFIXES_PER_MESSAGE = 64  # prefixes and tags: each costs a sweep
 
 ShortText = Annotated[str, Field(max_length=MAX_NAME)]
 
@@ -188,8 +189,12 @@ class InvalidateCache(Event):
     keys: Annotated[list[CacheKey], Field(max_length=MAX_KEYS_PER_MESSAGE)] = Field(
         default_factory=list
     )
-    prefixes: Annotated[list[CacheKey], Field(max_length=64)] = Field(default_factory=list)
-    tags: Annotated[list[ShortText], Field(max_length=64)] = Field(default_factory=list)
+    prefixes: Annotated[list[CacheKey], Field(max_length=MAX_PREFIXES_PER_MESSAGE)] = Field(
+        default_factory=list
+    )
+    tags: Annotated[list[ShortText], Field(max_length=MAX_PREFIXES_PER_MESSAGE)] = Field(
+        default_factory=list
+    )
     origin: ShortText | None = None
 
 

@@ -83,6 +83,16 @@ class Outcome:
     duration_ms: float
 
 
+# One statement for any number of rows: executemany lets SQLAlchemy compile it
+# once and batch the rows ("insertmanyvalues"); a multi-row VALUES clause would be
+# compiled anew for every group commit.
+INSERT_SESSIONS = (
+    insert(analysis_sessions)
+    .on_conflict_do_nothing(index_elements=["job_id"])
+    .returning(analysis_sessions.c.job_id)
+)
+
+
 class AnalysisStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
@@ -95,14 +105,7 @@ class AnalysisStore:
         rows = {o.request.job_id: _session_row(o) for o in outcomes}
         async with self.engine.begin() as connection:
             inserted = set(
-                (
-                    await connection.scalars(
-                        insert(analysis_sessions)
-                        .values(list(rows.values()))
-                        .on_conflict_do_nothing(index_elements=["job_id"])
-                        .returning(analysis_sessions.c.job_id)
-                    )
-                ).all()
+                (await connection.execute(INSERT_SESSIONS, list(rows.values()))).scalars().all()
             )
             finding_rows = [
                 _finding_row(o.request.job_id, i, f)

@@ -16,6 +16,7 @@ from revue.common.service import ServiceRuntime, serve
 from revue.gateway.analysis_client import AnalysisClient
 from revue.gateway.context import Gateway
 from revue.gateway.errors import install_error_handlers
+from revue.gateway.hot_path import CachedAnalyzeLane
 from revue.gateway.job_status import JobStatusConsumer
 from revue.gateway.job_store import JobStore
 from revue.gateway.middleware import BodySizeLimit, ResponseHeaders
@@ -67,7 +68,7 @@ def create_app(
     responses = ResponseCache(result_cache, settings.cache_response_ttl)
 
     async def rows_written(rows: list[dict]) -> None:
-        await responses.jobs_changed((row["id"], row["owner_id"]) for row in rows)
+        await responses.jobs_added(row["owner_id"] for row in rows)
 
     context = Gateway(
         settings=settings,
@@ -123,6 +124,9 @@ def create_app(
     app.state.gateway = context
     app.state.job_status = status
     install_error_handlers(app)
+    # Innermost: cache hits of POST /analyze skip FastAPI's request machinery
+    # but still get every header and limit the middleware below adds.
+    app.add_middleware(CachedAnalyzeLane, context=context)
     app.add_middleware(CompressMiddleware, minimum_size=settings.compression_minimum_size)
     if settings.cors_origins:
         app.add_middleware(

@@ -23,6 +23,10 @@ def request_hash(body: dict[str, Any]) -> str:
     return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
+# executemany: compiled once, rows batched by SQLAlchemy ("insertmanyvalues").
+INSERT_FINISHED = insert(jobs).on_conflict_do_nothing().returning(jobs.c.id)
+
+
 class JobStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
@@ -50,13 +54,7 @@ class JobStore:
     async def create_many(self, rows: list[dict[str, Any]]) -> list[bool]:
         """Insert finished rows in one statement (group commit of sync results)."""
         async with self.engine.begin() as connection:
-            created = set(
-                (
-                    await connection.scalars(
-                        insert(jobs).values(rows).on_conflict_do_nothing().returning(jobs.c.id)
-                    )
-                ).all()
-            )
+            created = set((await connection.execute(INSERT_FINISHED, rows)).scalars().all())
         return [row["id"] in created for row in rows]
 
     async def by_idempotency_key(self, owner_id: UUID, key: str) -> dict[str, Any] | None:

@@ -24,7 +24,13 @@ DOCS_PATHS = ("/docs", "/redoc")
 
 
 async def send_json(send: Send, status: int, body: dict, headers: list | None = None) -> None:
-    payload = orjson.dumps(body)
+    await send_payload(send, status, orjson.dumps(body), headers)
+
+
+async def send_payload(
+    send: Send, status: int, payload: bytes, headers: list | None = None
+) -> None:
+    """A JSON response straight to ASGI, for answers given outside FastAPI."""
     await send(
         {
             "type": "http.response.start",

@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from revue.gateway.context import Gateway, gateway
 from revue.gateway.errors import ApiError
-from revue.gateway.security import InvalidTokenError, api_key_matches, api_key_prefix
+from revue.gateway.security import InvalidTokenError, Tokens, api_key_matches, api_key_prefix
 from revue.gateway.tables import api_keys, users
 
 bearer_scheme = HTTPBearer(auto_error=False, description="JWT access token or API key")
@@ -68,12 +68,15 @@ async def authenticate(
     if credential.startswith("rvk_"):
         return await from_api_key(context, credential)
     try:
-        claims = context.tokens.decode(credential, "access")
-        return Principal(
-            UUID(claims["sub"]), claims.get("email", ""), bool(claims.get("adm")), "token"
-        )
+        return principal_from_token(context.tokens, credential)
     except (InvalidTokenError, ValueError) as error:
         raise unauthenticated(f"invalid token: {error}") from error
+
+
+def principal_from_token(tokens: Tokens, credential: str) -> Principal:
+    """Raises InvalidTokenError (or ValueError for a malformed subject)."""
+    claims = tokens.decode(credential, "access")
+    return Principal(UUID(claims["sub"]), claims.get("email", ""), bool(claims.get("adm")), "token")
 
 
 def limited(policy_name: str) -> Callable[..., Awaitable[Principal]]:

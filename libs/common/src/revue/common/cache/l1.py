@@ -30,6 +30,8 @@ class L1MemoryCache:
         self.max_bytes = max_bytes
         self.clock = clock
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        # tag -> keys: invalidating a tag costs its members, not a pass over the cache
+        self._tagged: dict[str, set[str]] = {}
         self.bytes = 0
         self.hits = 0
         self.misses = 0
@@ -38,17 +40,17 @@ class L1MemoryCache:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def get(self, key: str) -> bytes | None:
+    def get(self, key: str, *, count: bool = True) -> bytes | None:
         entry = self._entries.get(key)
         if entry is None:
-            self.misses += 1
+            self.misses += count
             return None
         if entry.expires_at <= self.clock():
             self._drop(key)
-            self.misses += 1
+            self.misses += count
             return None
         self._entries.move_to_end(key)
-        self.hits += 1
+        self.hits += count
         return entry.value
 
     def set(self, key: str, value: bytes, ttl: float, tags: Iterable[str] = ()) -> None:
@@ -56,7 +58,10 @@ class L1MemoryCache:
             return  # larger than the whole tier: keep it in L2 only
         if key in self._entries:
             self._drop(key)
-        self._entries[key] = _Entry(value, self.clock() + ttl, frozenset(tags))
+        entry = _Entry(value, self.clock() + ttl, frozenset(tags))
+        self._entries[key] = entry
+        for tag in entry.tags:
+            self._tagged.setdefault(tag, set()).add(key)
         self.bytes += len(value)
         while len(self._entries) > self.max_entries or self.bytes > self.max_bytes:
             oldest = next(iter(self._entries))
@@ -76,18 +81,24 @@ class L1MemoryCache:
         return len(doomed)
 
     def delete_tag(self, tag: str) -> int:
-        doomed = [key for key, entry in self._entries.items() if tag in entry.tags]
+        doomed = list(self._tagged.get(tag, ()))
         for key in doomed:
             self._drop(key)
         return len(doomed)
 
     def clear(self) -> None:
         self._entries.clear()
+        self._tagged.clear()
         self.bytes = 0
 
     def _drop(self, key: str) -> None:
         entry = self._entries.pop(key)
         self.bytes -= len(entry.value)
+        for tag in entry.tags:
+            members = self._tagged[tag]
+            members.discard(key)
+            if not members:
+                del self._tagged[tag]
 
     def stats(self) -> dict[str, int]:
         return {

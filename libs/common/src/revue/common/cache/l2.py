@@ -106,15 +106,18 @@ class L2RedisCache:
 
         return await self._guarded("delete_prefix", sweep, 0)
 
-    async def delete_tag(self, tag: str) -> int:
-        async def sweep() -> int:
+    async def delete_tag(self, tag: str) -> tuple[int, list[str]]:
+        """Entries removed, and the keys the tag named (for other processes' L1)."""
+
+        async def sweep() -> tuple[int, list[str]]:
             members = await self.redis.smembers(self._tag(tag))
-            names = [self._key(m.decode() if isinstance(m, bytes) else m) for m in members]
+            keys = [m.decode() if isinstance(m, bytes) else m for m in members]
+            names = [self._key(key) for key in keys]
             removed = await self.redis.unlink(*names) if names else 0
             await self.redis.unlink(self._tag(tag))
-            return removed
+            return removed, keys
 
-        return await self._guarded("delete_tag", sweep, 0)
+        return await self._guarded("delete_tag", sweep, (0, []))
 
     def stats(self) -> dict[str, Any]:
         return {

@@ -15,7 +15,7 @@ process does when such an announcement arrives.
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import Any, ParamSpec, TypeVar
 
 import orjson
@@ -26,7 +26,7 @@ from revue.common.cache.config import CacheConfig
 from revue.common.cache.l1 import L1MemoryCache
 from revue.common.cache.l2 import L2RedisCache
 from revue.common.cache_keys import CacheKeyGenerator
-from revue.common.events import InvalidateCache
+from revue.common.events import MAX_KEYS_PER_MESSAGE, MAX_PREFIXES_PER_MESSAGE, InvalidateCache
 from revue.common.resilience import CircuitBreaker
 from revue.common.singleflight import SingleFlight
 
@@ -89,6 +89,15 @@ class AIResultCache:
                 return value
         self._miss()
         return None
+
+    def peek_local(self, key: str) -> bytes | None:
+        """This process's copy only, no I/O and not counted: for a caller that may still
+        refuse the request (`count_local_hit` once it serves it) or go on to `get`."""
+        return self.l1.get(key, count=False) if self.config.enabled else None
+
+    def count_local_hit(self) -> None:
+        self.l1.hits += 1
+        self._hit("l1")
 
     async def get(self, key: str) -> Any | None:
         raw = await self.get_raw(key)
@@ -163,19 +172,26 @@ class AIResultCache:
         prefixes: Iterable[str] = (),
         tags: Iterable[str] = (),
     ) -> int:
-        """Remove entries here and in L2, and tell every other process."""
-        event = InvalidateCache(
-            keys=list(keys), prefixes=list(prefixes), tags=list(tags), origin=self.origin or None
-        )
-        removed = self.apply_remote(event)
+        """Remove entries here and in L2, and tell every other process.
+
+        Any number of names: the announcement is split into events within the
+        message limits.
+        """
+        keys, prefixes, tags = list(keys), list(prefixes), list(tags)
+        removed = 0
         if self.l2 is not None:
-            removed += await self.l2.delete(event.keys)
-            for prefix in event.prefixes:
+            removed += await self.l2.delete(keys)
+            for prefix in prefixes:
                 removed += await self.l2.delete_prefix(prefix)
-            for tag in event.tags:
-                removed += await self.l2.delete_tag(tag)
-        if self.announce is not None:
-            await self.announce(event)
+            for tag in tags:
+                count, members = await self.l2.delete_tag(tag)
+                removed += count
+                # A copy another process filled from L2 carries no tags: name its key.
+                keys.extend(sorted(members))
+        for event in invalidation_events(keys, prefixes, tags, self.origin):
+            removed += self.apply_remote(event)
+            if self.announce is not None:
+                await self.announce(event)
         return removed
 
     def apply_remote(self, event: InvalidateCache) -> int:
@@ -215,6 +231,26 @@ class AIResultCache:
             "l2": self.l2.stats() if self.l2 is not None else None,
             "computed": self.computed,
         }
+
+
+def invalidation_events(
+    keys: list[str], prefixes: list[str], tags: list[str], origin: str
+) -> Iterator[InvalidateCache]:
+    """One event per chunk of names, each chunk within InvalidateCache's limits."""
+    key_limit, other_limit = MAX_KEYS_PER_MESSAGE, MAX_PREFIXES_PER_MESSAGE
+    rounds = max(
+        1,
+        -(-len(keys) // key_limit),
+        -(-len(prefixes) // other_limit),
+        -(-len(tags) // other_limit),
+    )
+    for index in range(rounds):
+        yield InvalidateCache(
+            keys=keys[index * key_limit : (index + 1) * key_limit],
+            prefixes=prefixes[index * other_limit : (index + 1) * other_limit],
+            tags=tags[index * other_limit : (index + 1) * other_limit],
+            origin=origin or None,
+        )
 
 
 def cached_ai_call(

@@ -14,6 +14,7 @@ from revue.gateway.context import Gateway
 from revue.gateway.errors import ApiError, ErrorResponse, validation_success_total
 from revue.gateway.job_store import completed_row, request_hash
 from revue.gateway.principal import Context, Principal, User
+from revue.gateway.response_cache import job_tag, owner_tag
 from revue.gateway.validation import CodeAnalysisRequest, JobRequest
 from revue.gateway.views import (
     AnalysisPage,
@@ -194,7 +195,9 @@ async def get_analysis(
         return render(select_fields(view_of(rows[analysis_id]), selected))
 
     scope = f"{analysis_id}:{principal.user_id}"
-    body = await context.responses.cached("analysis", scope, [fields or ""], fresh)
+    body = await context.responses.cached(
+        "analysis", scope, [fields or ""], fresh, tags=[job_tag(analysis_id)]
+    )
     etag = strong_etag(body)
     headers = {
         "ETag": etag,
@@ -230,5 +233,7 @@ async def list_analyses(
         return render({"items": items, "next_cursor": next_cursor})
 
     parts = [str(limit), cursor or "", fields or ""]
-    body = await context.responses.cached("analyses", str(principal.user_id), parts, fresh)
+    body = await context.responses.cached(
+        "analyses", str(principal.user_id), parts, fresh, tags=[owner_tag(principal.user_id)]
+    )
     return Response(body, media_type="application/json")
