@@ -17,6 +17,8 @@ install: ## Create .venv and install exactly requirements.lock
 	$(UV) venv --allow-existing --python ">=3.11" $(VENV)
 	$(UV) pip sync --python $(PYTHON) requirements.lock
 	@$(PYTHON) -c "import revue.common, revue.gateway, revue.analysis, revue.cache, revue.query_optimizer, revue.cdn" && echo "revue installed in $(VENV)"
+	@# nginx checks the cdn's generated configuration (nginx -t) in the tests; optional elsewhere
+	@command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx || { command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && (apt-get install -y -qq nginx-light >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq nginx-light >/dev/null)) && (service nginx stop >/dev/null 2>&1 || true); } || echo "nginx not installed: the nginx -t test will be skipped"
 
 lock: ## Re-resolve dependencies and re-export requirements.lock (uv.lock stays local)
 	$(UV) lock

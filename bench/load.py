@@ -38,7 +38,26 @@ def wrk_post(
         'wrk.method = "POST"',
         f"wrk.body = {orjson.dumps(orjson.dumps(body).decode()).decode()}",
     ]
-    for name, value in {"Content-Type": "application/json", **headers}.items():
+    return run_wrk(
+        url, lines, {"Content-Type": "application/json", **headers}, connections, seconds, threads
+    )
+
+
+def wrk_get(
+    url: str, headers: dict[str, str], connections: int, seconds: int = 10, threads: int = 1
+) -> LoadResult:
+    return run_wrk(url, ['wrk.method = "GET"'], headers, connections, seconds, threads)
+
+
+def run_wrk(
+    url: str,
+    lines: list[str],
+    headers: dict[str, str],
+    connections: int,
+    seconds: int,
+    threads: int,
+) -> LoadResult:
+    for name, value in headers.items():
         lines.append(f'wrk.headers["{name}"] = "{value}"')
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write("\n".join(lines) + "\n")

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import AliasChoices, Field
+from pathlib import Path
+from typing import Literal
 
+from pydantic import AliasChoices, Field, SecretStr
+
+from revue.cdn.policy import CachePolicy
 from revue.common.settings import ServiceSettings
 
 
@@ -12,3 +16,37 @@ class CdnSettings(ServiceSettings):
     port: int = Field(
         default=8004, ge=1, le=65535, validation_alias=AliasChoices("CDN_PORT", "port")
     )
+
+    # Where deployments live, and the URL pages should use for them
+    cdn_store_dir: Path = Path(".revue/cdn")
+    cdn_public_url: str = "http://127.0.0.1:8004"
+    # Operators and CI deploy and purge with this bearer token; unset, the
+    # admin API answers 503 (assets are still served).
+    cdn_admin_token: SecretStr | None = None
+
+    # Ingest
+    cdn_compression_enabled: bool = True
+    cdn_brotli_quality: int = Field(default=11, ge=0, le=11)
+    cdn_gzip_level: int = Field(default=9, ge=1, le=9)
+    cdn_max_upload_bytes: int = Field(default=100 * 1024 * 1024, ge=1024)
+    cdn_max_files: int = Field(default=10_000, ge=1)
+    cdn_max_total_bytes: int = Field(default=512 * 1024 * 1024, ge=1024)
+    cdn_max_compression_ratio: float = Field(default=200.0, ge=1)
+    # Seed 001's table, with any type's policy replaced, e.g.
+    # CDN_CACHE_POLICIES='{"image": {"max_age": 86400, "cdn_ttl": 86400, "immutable": false}}'
+    cdn_cache_policies: dict[str, CachePolicy] = Field(default_factory=dict)
+
+    # Serving
+    cdn_memory_budget_bytes: int = Field(default=128 * 1024 * 1024, ge=0)
+    cdn_inline_max_bytes: int = Field(default=1024 * 1024, ge=0)
+    cdn_max_ranges: int = Field(default=16, ge=1, le=1000)
+
+    # Invalidation
+    cdn_purge_backend: Literal["none", "purge", "fastly", "cloudflare"] = "none"
+    cdn_purge_url: str = "http://127.0.0.1:6081"  # Varnish / nginx, or the API base URL
+    cdn_purge_token: SecretStr | None = None
+    cdn_purge_service_id: str = ""  # Fastly service, or Cloudflare zone
+    cdn_purge_rate: float | None = Field(default=None, gt=0)  # calls/s; None: the back end's own
+    cdn_purge_burst: int | None = Field(default=None, ge=1)
+    cdn_invalidation_window: float = Field(default=1.0, ge=0, le=60)
+    cdn_invalidation_retry_interval: float = Field(default=5.0, gt=0, le=3600)

@@ -1,0 +1,106 @@
+"""`revue-cdn`: deploy a build directory, print the nginx configuration.
+
+    revue-cdn ingest DIR     hash, rewrite, precompress and make DIR current (progress bar)
+    revue-cdn nginx          the nginx configuration for the current deployment
+
+`ingest` does what the upload API does, in this process: same store
+(CDN_STORE_DIR), same database and bus (DATABASE_URL, NATS_URL), so a running
+cdn service picks the new deployment up within a second and purges what changed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+import nats
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from revue.cdn.app import ingest_options, purge_backend
+from revue.cdn.archive import UnsafeArchiveError
+from revue.cdn.deploy import Deployer
+from revue.cdn.invalidation.dispatcher import Invalidator
+from revue.cdn.invalidation.store import InvalidationStore
+from revue.cdn.nginx import nginx_config
+from revue.cdn.origin import Origin
+from revue.cdn.policy import ResourceTypes
+from revue.cdn.settings import CdnSettings
+from revue.cdn.store import AssetStore
+from revue.common import subjects
+from revue.common.database import create_engine
+from revue.common.events import AssetPublished, InvalidationCompleted
+from revue.common.subjects import BusTopology
+
+
+async def ingest(source: Path, settings: CdnSettings) -> dict:
+    store = AssetStore(settings.cdn_store_dir)
+    types = ResourceTypes(settings.cdn_cache_policies)
+    engine: AsyncEngine = create_engine(settings)
+    connection = await nats.connect(settings.nats_url)
+    topology = BusTopology(settings.bus_namespace)
+
+    async def publish(event: AssetPublished) -> None:
+        subject = topology.subject(subjects.CDN_ASSET_PUBLISHED)
+        await connection.jetstream().publish(subject, event.model_dump_json().encode())
+
+    async def not_here(_: InvalidationCompleted) -> None:
+        """Purging is the running service's job; this process only queues."""
+
+    # The invalidator only stores the request here; the service's loop purges it.
+    invalidator = Invalidator(purge_backend(settings), InvalidationStore(engine), not_here, list)
+    origin = Origin(store, types)
+    deployer = Deployer(
+        store, types, ingest_options(settings), engine, origin, invalidator, publish
+    )
+    try:
+        with Progress(
+            TextColumn("[bold]ingest"), BarColumn(), MofNCompleteColumn(),
+            TimeElapsedColumn(), TextColumn("{task.description}"),
+        ) as bar:  # fmt: skip
+            task = bar.add_task("", total=None)
+
+            def progress(done: int, total: int, path: str) -> None:
+                bar.update(task, completed=done, total=total, description=path)
+
+            return await deployer.deploy_directory(source, progress)
+    finally:
+        await connection.drain()
+        await engine.dispose()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="revue-cdn", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    ingest_parser = commands.add_parser("ingest", help="deploy a build directory")
+    ingest_parser.add_argument("directory", type=Path)
+    commands.add_parser("nginx", help="print the nginx configuration for the current deployment")
+    args = parser.parse_args(argv)
+    settings = CdnSettings()
+    if args.command == "nginx":
+        store = AssetStore(settings.cdn_store_dir)
+        manifest = store.current()
+        if manifest is None:
+            print("nothing deployed yet", file=sys.stderr)
+            return 1
+        types = ResourceTypes(settings.cdn_cache_policies)
+        origin = f"127.0.0.1:{settings.port}"
+        print(nginx_config(manifest, store.root, types, origin=origin))
+        return 0
+    if not args.directory.is_dir():
+        print(f"not a directory: {args.directory}", file=sys.stderr)
+        return 2
+    try:
+        result = asyncio.run(ingest(args.directory, settings))
+    except UnsafeArchiveError as error:
+        print(f"build refused: {error}", file=sys.stderr)
+        return 2
+    print(f"deployment {result['deployment']}: {result['files']} files, "
+          f"{len(result['changed_paths'])} changed")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

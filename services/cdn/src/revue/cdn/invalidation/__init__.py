@@ -1,0 +1,1 @@
+"""Invalidation: requests in, coalesced batches out to a purge back end."""

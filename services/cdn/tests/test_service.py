@@ -1,0 +1,185 @@
+"""The cdn service on real NATS and Postgres: upload -> serve -> events -> invalidations."""
+
+import asyncio
+import io
+import json
+import subprocess
+import sys
+import tarfile
+
+import httpx
+import nats
+import pytest
+
+from revue.cdn.app import create_app
+from revue.cdn.settings import CdnSettings
+from revue.common import migrations
+from revue.common.events import RequestInvalidation
+from revue.common.subjects import BusTopology
+from revue.common.testing.waiting import wait_until
+
+from .conftest import write_build
+
+TOKEN = "operator-token-" + "z" * 24
+OPERATOR = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def tarball(root) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as bundle:
+        for path in sorted(root.rglob("*")):
+            if path.is_file():
+                bundle.add(path, arcname=str(path.relative_to(root)))
+    return buffer.getvalue()
+
+
+@pytest.fixture
+async def cdn(make_settings, database_url, tmp_path):
+    await asyncio.to_thread(migrations.upgrade, "revue.cdn", database_url)
+    settings = make_settings(
+        CdnSettings,
+        database_url,
+        cdn_store_dir=tmp_path / "store",
+        cdn_admin_token=TOKEN,
+        cdn_invalidation_window=0,
+        cdn_invalidation_retry_interval=0.2,
+    )
+    app = create_app(settings, configure_process=False)
+    async with (
+        app.api.router.lifespan_context(app.api),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://cdn") as client,
+    ):
+        client.app = app
+        yield client
+
+
+async def test_a_deployment_is_served_announced_and_its_stale_names_purged(
+    cdn, tmp_path, nats_url, bus_namespace
+):
+    connection = await nats.connect(nats_url)
+    topology = BusTopology(bus_namespace)
+    published, completed = [], []
+
+    async def on_published(message):
+        published.append(message)
+
+    async def on_completed(message):
+        completed.append(message)
+
+    await connection.subscribe(topology.subject("cdn.asset.published"), cb=on_published)
+    await connection.subscribe(topology.subject("cdn.invalidate.completed"), cb=on_completed)
+    try:
+        first = await cdn.post(
+            "/api/v1/cdn/deployments",
+            content=tarball(write_build(tmp_path / "v1")),
+            headers=OPERATOR,
+        )
+        assert first.status_code == 201, first.text
+        manifest = (await cdn.get("/assets/manifest.json")).json()
+        assert manifest["deployment"] == first.json()["deployment"]
+        app_url = manifest["files"]["js/app.js"]["url"]
+        served = await cdn.get(app_url, headers={"accept-encoding": "br"})
+        assert served.status_code == 200 and served.headers["content-encoding"] == "br"
+        assert (await cdn.get("/api/v1/cdn/manifest")).json()["deployment"] == manifest[
+            "deployment"
+        ]
+
+        second = await cdn.post(
+            "/api/v1/cdn/deployments",
+            content=tarball(write_build(tmp_path / "v2", "2")),
+            headers=OPERATOR,
+        )
+        assert sorted(second.json()["changed_paths"]) == ["index.html", "js/app.js"]
+        assert (await cdn.get(app_url)).status_code == 200  # the old hashed name stays servable
+        await wait_until(lambda: len(published) == 2, timeout=10, message="two cdn.asset.published")
+        announced = json.loads(published[1].data)
+        assert set(announced["changed_paths"]) == {
+            "/assets/manifest.json",
+            "/assets/index.html",
+            "/assets/js/app.js",
+        }
+        await wait_until(lambda: len(completed) >= 2, timeout=10, message="invalidations completed")
+        assert {json.loads(m.data)["status"] for m in completed} == {"purged"}
+
+        # Any service can ask over JetStream; the request is stored, purged and announced.
+        request = RequestInvalidation(surrogate_keys=["deploy-x"])
+        await connection.jetstream().publish(
+            topology.subject("cdn.invalidate.requested"), request.model_dump_json().encode()
+        )
+
+        async def finished():
+            row = await cdn.get(f"/api/v1/cdn/invalidations/{request.request_id}", headers=OPERATOR)
+            return row.status_code == 200 and row.json()["status"] == "purged"
+
+        await wait_until(finished, timeout=10, message="the JetStream request purged")
+        deployments = (await cdn.get("/api/v1/cdn/deployments", headers=OPERATOR)).json()
+        assert [d["id"] for d in deployments] == [
+            second.json()["deployment"],
+            first.json()["deployment"],
+        ]
+        nginx = await cdn.get("/api/v1/cdn/nginx.conf", headers=OPERATOR)
+        assert nginx.status_code == 200 and "proxy_cache revue_assets" in nginx.text
+    finally:
+        await connection.drain()
+
+
+async def test_operators_only_and_hostile_uploads_leave_nothing_behind(cdn, tmp_path):
+    build = tarball(write_build(tmp_path / "v1"))
+    assert (await cdn.post("/api/v1/cdn/deployments", content=build)).status_code == 401
+    wrong = {"Authorization": "Bearer nope"}
+    assert (
+        await cdn.post("/api/v1/cdn/invalidations", json={"paths": ["/x"]}, headers=wrong)
+    ).status_code == 401
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as bundle:
+        info = tarfile.TarInfo("../../outside.js")
+        info.size = 1
+        bundle.addfile(info, io.BytesIO(b"x"))
+    refused = await cdn.post("/api/v1/cdn/deployments", content=buffer.getvalue(), headers=OPERATOR)
+    assert refused.status_code == 422
+    assert "path traversal" in refused.json()["detail"]
+    store = tmp_path / "store"
+    assert not (tmp_path / "outside.js").exists()
+    assert list((store / "incoming").iterdir()) == []
+    assert (await cdn.get("/assets/manifest.json")).status_code == 404  # nothing deployed
+    empty = await cdn.post("/api/v1/cdn/invalidations", json={}, headers=OPERATOR)
+    assert empty.status_code == 422
+    queued = await cdn.post(
+        "/api/v1/cdn/invalidations", json={"paths": ["/assets/a.html"]}, headers=OPERATOR
+    )
+    assert queued.status_code == 202
+
+
+async def test_the_cli_deploys_a_directory_the_running_service_then_serves(
+    cdn, tmp_path, service_env
+):
+    build = write_build(tmp_path / "cli-build")
+    command = [sys.executable, "-m", "revue.cdn.cli", "ingest", str(build)]
+    env = {**service_env, "CDN_STORE_DIR": str(tmp_path / "store")}
+    process = await asyncio.create_subprocess_exec(
+        *command, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 120)
+    assert process.returncode == 0, err.decode()
+    assert "5 files" in out.decode()
+
+    async def served():
+        response = await cdn.get("/assets/manifest.json")
+        return response.status_code == 200 and response.json()
+
+    manifest = await wait_until(
+        served, timeout=10, message="the service serves the CLI's deployment"
+    )
+    assert (await cdn.get(manifest["files"]["js/app.js"]["url"])).status_code == 200
+
+    async def purged():
+        pending = await cdn.get("/api/v1/cdn/invalidations/pending", headers=OPERATOR)
+        return pending.json()["paths"] == []
+
+    await wait_until(purged, timeout=10, message="the CLI's invalidation purged by the service")
+    refused = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "revue.cdn.cli", "ingest", str(tmp_path / "missing")],
+        env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert refused.returncode == 2 and "not a directory" in refused.stderr
