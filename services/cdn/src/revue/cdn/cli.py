@@ -25,7 +25,6 @@ from revue.cdn.deploy import Deployer
 from revue.cdn.invalidation.dispatcher import Invalidator
 from revue.cdn.invalidation.store import InvalidationStore
 from revue.cdn.nginx import nginx_config
-from revue.cdn.origin import Origin
 from revue.cdn.policy import ResourceTypes
 from revue.cdn.settings import CdnSettings
 from revue.cdn.store import AssetStore
@@ -51,9 +50,8 @@ async def ingest(source: Path, settings: CdnSettings) -> dict:
 
     # The invalidator only stores the request here; the service's loop purges it.
     invalidator = Invalidator(purge_backend(settings), InvalidationStore(engine), not_here, list)
-    origin = Origin(store, types)
     deployer = Deployer(
-        store, types, ingest_options(settings), engine, origin, invalidator, publish
+        store, types, ingest_options(settings), engine, None, invalidator, publish
     )
     try:
         with Progress(

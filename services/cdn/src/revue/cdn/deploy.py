@@ -22,7 +22,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from revue.cdn.archive import extract
 from revue.cdn.ingest import IngestOptions, Progress, ingest_directory
 from revue.cdn.invalidation.dispatcher import Invalidator
-from revue.cdn.manifest import Manifest
 from revue.cdn.origin import Origin
 from revue.cdn.policy import ResourceTypes
 from revue.cdn.store import AssetStore
@@ -40,7 +39,7 @@ class Deployer:
         types: ResourceTypes,
         options: IngestOptions,
         engine: AsyncEngine,
-        origin: Origin,
+        origin: Origin | None,
         invalidator: Invalidator,
         publish: Publish,
     ) -> None:
@@ -65,8 +64,9 @@ class Deployer:
             manifest, changed = await asyncio.to_thread(
                 ingest_directory, source, self.store, self.types, self.options, progress
             )
-        self.origin.reload()
-        changed_urls = stale_urls(manifest, changed)
+        if self.origin is not None:  # None in the CLI: the service's origin reloads itself
+            self.origin.reload()
+        changed_urls = stale_urls(changed)
         async with self.engine.begin() as connection:
             await connection.execute(
                 deployments.insert().values(
@@ -103,7 +103,7 @@ class Deployer:
             return [dict(row) for row in rows.mappings()]
 
 
-def stale_urls(manifest: Manifest, changed: list[str]) -> list[str]:
+def stale_urls(changed: list[str]) -> list[str]:
     """URLs whose content changed under the same name: what caches may hold stale."""
     urls = ["/assets/manifest.json"]
     for path in changed:

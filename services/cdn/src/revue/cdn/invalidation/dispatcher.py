@@ -72,7 +72,6 @@ class Invalidator:
             retry_on=(RevueError,),
             dont_retry_on=(PurgeRejectedError, CircuitOpenError),
         )
-        self.calls = 0
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -151,7 +150,6 @@ class Invalidator:
             for batch in batches:
                 await self.bucket.acquire()
                 purge_calls_total.labels(self.backend.name, batch.kind).inc()
-                self.calls += 1
                 await retry_async(
                     self.breaker.call, self.backend.purge, batch, config=self.retry, name="purge"
                 )
