@@ -36,7 +36,7 @@ SEMANTIC_RULES = [positive_data_acceptance]
 
 
 @pytest.fixture(scope="module")
-def live_gateway(test_servers):
+def live_gateway(test_servers, tmp_path_factory):
     postgres = test_servers.urls["postgres"]
     name = f"revue_fuzz_{uuid.uuid4().hex[:8]}"
 
@@ -49,9 +49,9 @@ def live_gateway(test_servers):
 
     run_blocking(admin(f'CREATE DATABASE "{name}"'))
     database_url = make_url(postgres).set(database=name).render_as_string(hide_password=False)
-    for module in ("revue.gateway", "revue.analysis"):
+    for module in ("revue.gateway", "revue.analysis", "revue.cdn"):
         migrations.upgrade(module, database_url)
-    gateway_port, analysis_port, cache_port = free_port(), free_port(), free_port()
+    gateway_port, analysis_port, cache_port, cdn_port = (free_port() for _ in range(4))
     env = {
         **os.environ,
         "NATS_URL": test_servers.urls["nats"],
@@ -61,15 +61,17 @@ def live_gateway(test_servers):
         "GATEWAY_PORT": str(gateway_port),
         "ANALYSIS_PORT": str(analysis_port),
         "CACHE_PORT": str(cache_port),
+        "CDN_PORT": str(cdn_port),
+        "CDN_STORE_DIR": str(tmp_path_factory.mktemp("cdn-store")),
         "LOG_LEVEL": "ERROR",
         **{key.upper(): str(value) for key, value in RELAXED_LIMITS.items()},
     }
     processes = [
         subprocess.Popen([sys.executable, "-m", module], env=env)
-        for module in ("revue.analysis", "revue.cache", "revue.gateway")
+        for module in ("revue.analysis", "revue.cache", "revue.cdn", "revue.gateway")
     ]
     try:
-        for port in (analysis_port, cache_port, gateway_port):
+        for port in (analysis_port, cache_port, cdn_port, gateway_port):
             wait_until_sync(lambda port=port: ready(port), timeout=60, message=f"port {port} ready")
         yield f"http://127.0.0.1:{gateway_port}"
     finally:

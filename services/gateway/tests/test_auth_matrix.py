@@ -7,6 +7,7 @@ PUBLIC = {
     ("POST", "/api/v1/auth/token"),
     ("GET", "/healthz"),
     ("GET", "/readyz"),
+    ("GET", "/api/v1/cdn/manifest"),  # lists public files, like the origin's manifest.json
 }
 SAMPLE = "00000000-0000-0000-0000-000000000000"
 
@@ -34,3 +35,5 @@ async def test_every_protected_route_demands_credentials(client):
 async def test_public_routes_and_docs_need_no_credentials(client):
     for path in ("/healthz", "/docs", "/openapi.json"):
         assert (await client.get(path)).status_code == 200, path
+    # Public, so no 401: without a cdn service behind it the answer is 503.
+    assert (await client.get("/api/v1/cdn/manifest")).status_code == 503

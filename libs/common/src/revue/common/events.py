@@ -202,6 +202,10 @@ class GetCacheStats(Event):
     pass
 
 
+class GetManifest(Event):
+    """Request: the cdn's current manifest (the reply is `{"manifest": ... | None}`)."""
+
+
 # --- database -------------------------------------------------------------------
 
 

@@ -24,9 +24,11 @@ QUERY_RECOMMENDATION_CREATED = "query.recommendation.created"
 CDN_ASSET_PUBLISHED = "cdn.asset.published"
 CDN_INVALIDATE_REQUESTED = "cdn.invalidate.requested"
 CDN_INVALIDATE_COMPLETED = "cdn.invalidate.completed"
+CDN_MANIFEST = "cdn.manifest"  # request/reply: the current manifest
 
 ANALYSIS_QUEUE_GROUP = "analysis"
 CACHE_QUEUE_GROUP = "cache"
+CDN_QUEUE_GROUP = "cdn"
 
 
 class Priority(StrEnum):

@@ -12,6 +12,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from revue.cdn.archive import ArchiveLimits
 from revue.cdn.compression import CompressionLevels
 from revue.cdn.deploy import Deployer
+from revue.cdn.handlers import register
 from revue.cdn.ingest import IngestOptions
 from revue.cdn.invalidation.backends import (
     CloudflarePurge,
@@ -135,6 +136,7 @@ def create_app(settings: CdnSettings | None = None, *, configure_process: bool =
         await requests.stop()
         await invalidator.stop()
 
+    register(runtime.broker, runtime.topology, store)
     runtime.on_startup(start)
     runtime.on_stopping(stop)
     api = runtime.build_app(

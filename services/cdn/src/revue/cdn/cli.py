@@ -50,9 +50,7 @@ async def ingest(source: Path, settings: CdnSettings) -> dict:
 
     # The invalidator only stores the request here; the service's loop purges it.
     invalidator = Invalidator(purge_backend(settings), InvalidationStore(engine), not_here, list)
-    deployer = Deployer(
-        store, types, ingest_options(settings), engine, None, invalidator, publish
-    )
+    deployer = Deployer(store, types, ingest_options(settings), engine, None, invalidator, publish)
     try:
         with Progress(
             TextColumn("[bold]ingest"), BarColumn(), MofNCompleteColumn(),

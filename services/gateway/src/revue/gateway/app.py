@@ -23,7 +23,7 @@ from revue.gateway.middleware import BodySizeLimit, ResponseHeaders
 from revue.gateway.ratelimit import Policy, RateLimiter
 from revue.gateway.recorder import ResultRecorder
 from revue.gateway.response_cache import ResponseCache
-from revue.gateway.routes import analyses, auth, batch, cache, operations
+from revue.gateway.routes import analyses, auth, batch, cache, cdn, operations
 from revue.gateway.security import Passwords, Tokens
 from revue.gateway.settings import GatewaySettings
 
@@ -119,7 +119,14 @@ def create_app(
     app = runtime.build_app(
         title="Revue",
         description=DESCRIPTION,
-        routers=[auth.router, analyses.router, batch.router, operations.router, cache.router],
+        routers=[
+            auth.router,
+            analyses.router,
+            batch.router,
+            operations.router,
+            cache.router,
+            cdn.router,
+        ],
     )
     app.state.gateway = context
     app.state.job_status = status

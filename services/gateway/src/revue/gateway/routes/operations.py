@@ -25,7 +25,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-async def ask(context: Gateway, subject: str, service: str) -> dict[str, Any]:
+async def ask_raw(context: Gateway, subject: str, service: str) -> bytes:
+    """One request/reply to `service`; 503 + Retry-After when nobody answers."""
     try:
         reply = await context.runtime.nats.request(
             context.runtime.topology.subject(subject), b"{}", timeout=3
@@ -34,7 +35,11 @@ async def ask(context: Gateway, subject: str, service: str) -> dict[str, Any]:
         raise ApiError(
             503, f"the {service} service did not answer", headers={"Retry-After": "5"}
         ) from error
-    return orjson.loads(reply.data)
+    return reply.data
+
+
+async def ask(context: Gateway, subject: str, service: str) -> dict[str, Any]:
+    return orjson.loads(await ask_raw(context, subject, service))
 
 
 @router.get("/batching", responses=ERRORS, summary="Micro-batching figures of the analysis service")
