@@ -18,6 +18,8 @@ install: ## Create .venv and install exactly requirements.lock
 	$(UV) pip sync --python $(PYTHON) requirements.lock
 	@$(PYTHON) -c "import revue.common, revue.gateway, revue.analysis, revue.cache, revue.query_optimizer, revue.cdn" && echo "revue installed in $(VENV)"
 	@# nginx checks the cdn's generated configuration (nginx -t) in the tests; optional elsewhere
+	@# hypopg (hypothetical indexes) for the query-optimizer, where PostgreSQL is local; without it the advisor builds real indexes in rolled-back transactions
+	@for major in $$(ls /usr/lib/postgresql 2>/dev/null); do test -e /usr/share/postgresql/$$major/extension/hypopg.control || { command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && (apt-get install -y -qq postgresql-$$major-hypopg >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq postgresql-$$major-hypopg >/dev/null)); } || echo "hypopg not installed for PostgreSQL $$major: the advisor falls back to rolled-back real indexes"; done
 	@command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx || { command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && (apt-get install -y -qq nginx-light >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq nginx-light >/dev/null)) && (service nginx stop >/dev/null 2>&1 || true); } || echo "nginx not installed: the nginx -t test will be skipped"
 
 lock: ## Re-resolve dependencies and re-export requirements.lock (uv.lock stays local)

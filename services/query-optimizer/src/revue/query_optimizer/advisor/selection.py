@@ -1,0 +1,249 @@
+"""The workload-wide index choice: the set that saves the most, within a budget.
+
+Benefit of an index = sum over the statements on its table of
+calls x (planner cost now - planner cost with it), minus its write overhead:
+for every statement that writes the table, calls x cost x (index entry size /
+row size), pganalyze's "index write overhead". Indexes are taken greedily by
+net benefit, lazily re-evaluated (a benefit only shrinks as the set grows, so
+a stale bound that still tops the heap after re-costing is the true best);
+a wider index may replace the narrower ones it covers. The budget caps the
+count and the bytes.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+import pglast
+import structlog
+
+from revue.common.sql_shape import shape_of
+from revue.query_optimizer.advisor.candidates import candidates_for
+from revue.query_optimizer.advisor.catalog import Catalog
+from revue.query_optimizer.advisor.predicates import table_usage
+from revue.query_optimizer.advisor.whatif import IndexSpec, UnplannableError, WhatIf
+
+log = structlog.get_logger("revue.query_optimizer.advisor")
+
+
+@dataclass(frozen=True, slots=True)
+class WorkloadQuery:
+    fingerprint: str
+    statement: str
+    calls: float
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    max_indexes: int = 10
+    max_bytes: int = 1 << 34
+    max_columns: int = 4
+    # An index must save at least this share of the cost of the statements it helps.
+    min_improvement: float = 0.05
+    # A wider index (same prefix) within this share of the best's benefit wins.
+    prefer_wider_within: float = 0.02
+
+
+@dataclass
+class Recommendation:
+    index: IndexSpec
+    improvement_pct: float
+    size_bytes: int
+    fingerprints: list[str]
+    write_overhead: float
+
+    @property
+    def statement(self) -> str:
+        return self.index.ddl(concurrently=True)
+
+
+@dataclass
+class Advice:
+    method: str
+    recommendations: list[Recommendation]
+    cost_before: float
+    cost_after: float
+    skipped: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class _Query:
+    query: WorkloadQuery
+    tables: frozenset[str]
+    writes: frozenset[str]
+    base: float
+
+
+class IndexAdvisor:
+    def __init__(self, whatif: WhatIf, catalog: Catalog, budget: Budget | None = None) -> None:
+        self.whatif = whatif
+        self.catalog = catalog
+        self.budget = budget or Budget()
+        self._costs: dict[tuple[str, tuple[IndexSpec, ...]], float] = {}
+
+    async def cost(self, query: _Query, config: Sequence[IndexSpec]) -> float:
+        relevant = tuple(sorted(i for i in config if i.table in query.tables))
+        key = (query.query.statement, relevant)
+        if key not in self._costs:
+            self._costs[key] = await self.whatif.cost(query.query.statement, relevant)
+        return self._costs[key]
+
+    async def advise(self, workload: Sequence[WorkloadQuery]) -> Advice:
+        queries, skipped, pool = await self._prepare(workload)
+        on_table: dict[str, list[_Query]] = defaultdict(list)
+        writers: dict[str, list[_Query]] = defaultdict(list)
+        for query in queries:
+            for table in query.tables:
+                on_table[table].append(query)
+            for table in query.writes:
+                writers[table].append(query)
+        current = {id(query): query.base for query in queries}
+        chosen: list[IndexSpec] = []
+
+        def replaced_by(index: IndexSpec) -> list[IndexSpec]:
+            return [other for other in chosen if index.covers(other)]
+
+        def config_with(index: IndexSpec) -> list[IndexSpec]:
+            return [other for other in chosen if not index.covers(other)] + [index]
+
+        def overhead(index: IndexSpec) -> float:
+            info = self.catalog.tables[index.table]
+            ratio = (
+                info.entry_width(index.columns)
+                - sum(info.entry_width(old.columns) for old in replaced_by(index))
+            ) / max(info.row_width, 1)
+            return sum(w.query.calls * w.base * ratio for w in writers[index.table])
+
+        async def net_benefit(index: IndexSpec) -> float:
+            config = config_with(index)
+            saved = helped_cost = 0.0
+            for query in on_table[index.table]:
+                now = query.query.calls * current[id(query)]
+                with_index = query.query.calls * await self.cost(query, config)
+                if with_index < now:
+                    saved, helped_cost = saved + now - with_index, helped_cost + now
+                else:  # a replaced narrower index may have served this one better
+                    saved -= with_index - now
+            if saved < self.budget.min_improvement * helped_cost:
+                return 0.0
+            return saved - overhead(index)
+
+        order = itertools.count()
+        heap = [(-(await net_benefit(index)), next(order), index) for index in sorted(pool)]
+        heapq.heapify(heap)
+        used_bytes = 0
+        while heap and len(chosen) < self.budget.max_indexes:
+            bound, _, index = heapq.heappop(heap)
+            if -bound <= 0:
+                break
+            if any(other.covers(index) for other in chosen):
+                continue
+            benefit = await net_benefit(index)
+            if heap and benefit < -heap[0][0]:
+                heapq.heappush(heap, (-benefit, next(order), index))
+                continue
+            if benefit <= 0:
+                continue
+            index = await self._wider_if_as_good(index, benefit, pool, net_benefit)
+            size = await self.whatif.size(index)
+            freed = sum([await self.whatif.size(old) for old in replaced_by(index)])
+            if used_bytes + size - freed > self.budget.max_bytes:
+                continue
+            chosen[:] = config_with(index)
+            used_bytes += size - freed
+            for query in on_table[index.table]:
+                current[id(query)] = await self.cost(query, chosen)
+
+        recommendations = await self._explain_choice(queries, chosen, current)
+        await self.whatif.clear()
+        return Advice(
+            method=self.whatif.method,
+            recommendations=recommendations,
+            cost_before=sum(q.query.calls * q.base for q in queries),
+            cost_after=sum(q.query.calls * current[id(q)] for q in queries),
+            skipped=skipped,
+        )
+
+    async def _wider_if_as_good(
+        self,
+        index: IndexSpec,
+        benefit: float,
+        pool: set[IndexSpec],
+        net_benefit: Callable[[IndexSpec], Awaitable[float]],
+    ) -> IndexSpec:
+        """A wider index with the same prefix when the planner sees (almost) no difference.
+
+        Generic plans assume every key is average; with skewed data a hot key
+        matches thousands of rows, and the index that also delivers the ORDER
+        BY or the range bounds that work. Its extra size is already charged
+        in its net benefit.
+        """
+        best, enough = index, (1 - self.budget.prefer_wider_within) * benefit
+        for wider in sorted(pool):
+            if (
+                wider != index
+                and wider.covers(index)
+                and len(wider.columns) > len(best.columns)
+                and await net_benefit(wider) >= enough
+            ):
+                best = wider
+        return best
+
+    async def _prepare(
+        self, workload: Sequence[WorkloadQuery]
+    ) -> tuple[list[_Query], dict[str, str], set[IndexSpec]]:
+        queries, skipped, pool = [], {}, set()
+        for item in workload:
+            try:
+                shape = shape_of(item.statement)
+                usage = table_usage(item.statement, self.catalog.columns_of)
+                known = frozenset(t for t in shape.reads if t in self.catalog.tables)
+                query = _Query(item, known, shape.writes & known, 0.0)
+                query.base = await self.cost(query, [])
+            except (UnplannableError, pglast.parser.ParseError, ValueError) as error:
+                skipped[item.fingerprint] = str(error)
+                continue
+            queries.append(query)
+            for table_use in usage.values():
+                pool |= candidates_for(table_use, self.catalog, self.budget.max_columns)
+        return queries, skipped, pool
+
+    async def _explain_choice(
+        self,
+        queries: list[_Query],
+        chosen: list[IndexSpec],
+        current: dict[int, float],
+    ) -> list[Recommendation]:
+        recommendations = []
+        for index in chosen:
+            without = [other for other in chosen if other != index]
+            before = after = 0.0
+            helped = []
+            for query in queries:
+                if index.table not in query.tables:
+                    continue
+                cost_without = await self.cost(query, without)
+                if current[id(query)] < cost_without:
+                    helped.append(query.query.fingerprint)
+                    before += query.query.calls * cost_without
+                    after += query.query.calls * current[id(query)]
+            if not helped:
+                continue
+            recommendations.append(
+                Recommendation(
+                    index=index,
+                    improvement_pct=round(100 * (1 - after / before), 2) if before else 0.0,
+                    size_bytes=await self.whatif.size(index),
+                    fingerprints=helped,
+                    write_overhead=round(
+                        self.catalog.tables[index.table].entry_width(index.columns)
+                        / max(self.catalog.tables[index.table].row_width, 1),
+                        4,
+                    ),
+                )
+            )
+        return recommendations

@@ -1,0 +1,199 @@
+"""What would this statement cost with these indexes? Asked of PostgreSQL's own planner.
+
+Two ways to ask:
+- `HypotheticalIndexes` (hypopg): indexes that exist only in this session's
+  planner, created and dropped in microseconds, no lock, nothing written;
+- `RolledBackIndexes`, where hypopg is not installed: real indexes built
+  inside a transaction that is always rolled back, only on tables under a
+  size limit (the build takes a SHARE lock that blocks writers meanwhile).
+
+Parameterized text (`$1`) is costed with a generic plan, the plan a prepared
+statement gets without knowing its values: `EXPLAIN (GENERIC_PLAN)` on
+PostgreSQL 16+, `PREPARE` + `plan_cache_mode = force_generic_plan` on 15.
+Statement text comes from the bus, so only single SELECT / INSERT / UPDATE /
+DELETE statements are planned, and nothing is ever executed (no ANALYZE).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import asyncpg
+import orjson
+
+from revue.common.sql_shape import SqlShapeError, shape_of
+from revue.query_optimizer.advisor.predicates import parameter_count
+
+PLANNABLE = frozenset({"select", "insert", "update", "delete"})
+
+
+def quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+@dataclass(frozen=True, order=True, slots=True)
+class IndexSpec:
+    table: str
+    columns: tuple[str, ...]
+
+    def ddl(self, *, concurrently: bool = False) -> str:
+        table = ".".join(quote(part) for part in self.table.split("."))
+        columns = ", ".join(quote(column) for column in self.columns)
+        how = "CONCURRENTLY " if concurrently else ""
+        return f"CREATE INDEX {how}ON {table} ({columns})"
+
+    def covers(self, other: IndexSpec) -> bool:
+        return self.table == other.table and self.columns[: len(other.columns)] == other.columns
+
+    def __str__(self) -> str:
+        return f"{self.table}({', '.join(self.columns)})"
+
+
+class UnplannableError(ValueError):
+    """A statement the advisor will not (or cannot) plan."""
+
+
+def checked(statement: str) -> int:
+    """The statement's parameter count, once it is known to be one plannable statement."""
+    try:
+        shape = shape_of(statement)
+    except SqlShapeError as error:
+        raise UnplannableError(f"does not parse: {error}") from error
+    if shape.statements != 1 or shape.kind not in PLANNABLE:
+        raise UnplannableError("only single SELECT, INSERT, UPDATE or DELETE statements")
+    return parameter_count(statement)
+
+
+async def plan(connection: asyncpg.Connection, statement: str) -> dict:
+    """The planner's JSON plan (top node) for `statement`, generic where it has `$n`."""
+    parameters = checked(statement)
+    try:
+        if parameters == 0:
+            raw = await connection.fetchval("EXPLAIN (FORMAT JSON) " + statement)
+        elif connection.get_server_version().major >= 16:
+            raw = await connection.fetchval(
+                "EXPLAIN (FORMAT JSON, GENERIC_PLAN) " + statement, *([None] * parameters)
+            )
+        else:
+            # Session-wide on purpose: the advisor's connection plans nothing else.
+            await connection.execute("SET plan_cache_mode = force_generic_plan")
+            await connection.execute("PREPARE revue_whatif AS " + statement)
+            try:
+                raw = await connection.fetchval(
+                    "EXPLAIN (FORMAT JSON) EXECUTE revue_whatif("
+                    + ", ".join(["NULL"] * parameters)
+                    + ")"
+                )
+            finally:
+                await connection.execute("DEALLOCATE revue_whatif")
+    except asyncpg.PostgresError as error:
+        raise UnplannableError(f"{type(error).__name__}: {error}") from error
+    return orjson.loads(raw)[0]["Plan"]
+
+
+class WhatIf(Protocol):
+    method: str
+
+    async def cost(self, statement: str, indexes: Sequence[IndexSpec]) -> float: ...
+
+    async def size(self, index: IndexSpec) -> int: ...
+
+    async def clear(self) -> None:
+        """Leave the session as it was found."""
+
+
+class HypotheticalIndexes:
+    method = "hypopg"
+
+    def __init__(self, connection: asyncpg.Connection) -> None:
+        self.connection = connection
+        self._sizes: dict[IndexSpec, int] = {}
+
+    async def _create(self, indexes: Sequence[IndexSpec]) -> list[int]:
+        await self.connection.execute("SELECT hypopg_reset()")
+        return [
+            await self.connection.fetchval(
+                "SELECT indexrelid FROM hypopg_create_index($1)", index.ddl()
+            )
+            for index in indexes
+        ]
+
+    async def clear(self) -> None:
+        await self.connection.execute("SELECT hypopg_reset()")
+        await self.connection.execute("RESET plan_cache_mode")
+
+    async def cost(self, statement: str, indexes: Sequence[IndexSpec]) -> float:
+        await self._create(indexes)
+        return float((await plan(self.connection, statement))["Total Cost"])
+
+    async def size(self, index: IndexSpec) -> int:
+        if index not in self._sizes:
+            (oid,) = await self._create([index])
+            self._sizes[index] = int(
+                await self.connection.fetchval("SELECT hypopg_relation_size($1)", oid)
+            )
+        return self._sizes[index]
+
+
+class RolledBackIndexes:
+    method = "real indexes in a rolled-back transaction"
+
+    def __init__(self, connection: asyncpg.Connection, max_table_bytes: dict[str, bool]) -> None:
+        """`max_table_bytes` maps each table to whether it is small enough to build on."""
+        self.connection = connection
+        self.allowed = max_table_bytes
+        self._sizes: dict[IndexSpec, int] = {}
+
+    @contextlib.asynccontextmanager
+    async def _built(self, indexes: Sequence[IndexSpec]) -> AsyncIterator[list[str]]:
+        transaction = self.connection.transaction()
+        await transaction.start()
+        try:
+            names = []
+            for number, index in enumerate(indexes):
+                if not self.allowed.get(index.table, False):
+                    continue
+                name = f"revue_whatif_{number}"
+                ddl = index.ddl().replace("CREATE INDEX ON", f"CREATE INDEX {name} ON", 1)
+                await self.connection.execute(ddl)
+                names.append(name)
+            yield names
+        finally:
+            await transaction.rollback()
+
+    async def clear(self) -> None:
+        await self.connection.execute("RESET plan_cache_mode")
+
+    async def cost(self, statement: str, indexes: Sequence[IndexSpec]) -> float:
+        async with self._built(indexes):
+            return float((await plan(self.connection, statement))["Total Cost"])
+
+    async def size(self, index: IndexSpec) -> int:
+        if index not in self._sizes:
+            async with self._built([index]) as names:
+                self._sizes[index] = (
+                    int(
+                        await self.connection.fetchval(
+                            "SELECT pg_relation_size(to_regclass($1))", names[0]
+                        )
+                    )
+                    if names
+                    else 0
+                )
+        return self._sizes[index]
+
+
+async def hypopg_available(connection: asyncpg.Connection) -> bool:
+    """True once the extension is (or could be made) present in this database."""
+    if not await connection.fetchval(
+        "SELECT count(*) FROM pg_available_extensions WHERE name = 'hypopg'"
+    ):
+        return False
+    try:
+        await connection.execute("CREATE EXTENSION IF NOT EXISTS hypopg")
+    except asyncpg.PostgresError:
+        return False  # no privilege to create it: fall back
+    return True
