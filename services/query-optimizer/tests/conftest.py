@@ -4,6 +4,7 @@ import asyncpg
 import pytest
 
 from revue.common.database import asyncpg_dsn
+from revue.common.testing.fixtures import fresh_database
 from revue.query_optimizer.demo_schema import create_and_seed
 
 SESSIONS = 100_000  # enough rows that sort order and skew show in the plans
@@ -18,3 +19,10 @@ async def seeded(database_url):
         yield connection
     finally:
         await connection.close()
+
+
+@pytest.fixture
+async def gateway_database_url(postgres_url):
+    """A second database: the gateway has a `users` table of its own."""
+    async with fresh_database(postgres_url) as url:
+        yield url

@@ -202,6 +202,12 @@ class GetCacheStats(Event):
     pass
 
 
+class GetQueryReport(Event):
+    """Request: the query-optimizer's report (or only its recommendations)."""
+
+    limit: int = Field(default=10, ge=1, le=100)
+
+
 class GetManifest(Event):
     """Request: the cdn's current manifest (the reply is `{"manifest": ... | None}`)."""
 
@@ -218,6 +224,8 @@ class QueryExecuted(Event):
     rows: int = Field(default=-1, ge=-1)
     tables: Annotated[list[ShortText], Field(max_length=64)] = Field(default_factory=list)
     executed_at: datetime = Field(default_factory=utcnow)
+    # Statements this one stands for: 1 / sample rate for a sampled one, 1 for a slow one.
+    weight: float = Field(default=1.0, ge=1.0, le=1_000_000)
 
 
 class TableChanged(Event):

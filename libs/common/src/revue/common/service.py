@@ -41,6 +41,7 @@ from revue.common.health import (
     redis_check,
 )
 from revue.common.logs import configure_logging
+from revue.common.query_monitor import QueryMonitor
 from revue.common.settings import ServiceSettings
 from revue.common.streams import ensure_streams
 from revue.common.subjects import BusTopology
@@ -78,6 +79,7 @@ class ServiceRuntime:
         self._stopping: list[Hook] = []
         self._shutdown: list[Hook] = []
         self.pool_statistics: PoolStatistics | None = None
+        self.query_monitor: QueryMonitor | None = None
 
     # --- connections ----------------------------------------------------------
 
@@ -107,6 +109,22 @@ class ServiceRuntime:
         register_pool_metrics(self.pool_statistics, self.registry, self.name)
         self.readiness.add("postgres", postgres_check(engine))
         self.on_shutdown(engine.dispose)
+        if self.settings.db_query_events_enabled:
+            monitor = QueryMonitor(
+                self.name,
+                sample_rate=self.settings.db_query_sample_rate,
+                slow_ms=self.settings.db_slow_query_ms,
+                buffer_size=self.settings.db_query_buffer,
+            )
+            monitor.attach(engine)
+            self.query_monitor = monitor
+
+            async def publish_query_events() -> None:
+                monitor.start(lambda: self.nats, self.topology)
+
+            self.on_startup(publish_query_events)
+            # Registered first, so it runs last: after every other stopping hook's writes.
+            self._stopping.insert(0, monitor.stop)
         return engine
 
     # --- lifecycle --------------------------------------------------------------

@@ -48,6 +48,11 @@ class ServiceSettings(BaseSettings):
     db_pool_recycle: int = Field(default=3600, ge=-1)
     db_pool_pre_ping: bool = True
     db_statement_timeout_ms: int = Field(default=30_000, ge=0)
+    # Query events for the query-optimizer: every slow statement, a sample of the rest.
+    db_query_events_enabled: bool = True
+    db_query_sample_rate: float = Field(default=0.1, ge=0, le=1)
+    db_slow_query_ms: float = Field(default=100.0, ge=0)
+    db_query_buffer: int = Field(default=10_000, ge=1)
 
     readiness_timeout: float = Field(default=2.0, gt=0)
     shutdown_timeout: float = Field(default=15.0, gt=0)

@@ -21,6 +21,8 @@ CACHE_INVALIDATE = "cache.invalidate"
 DB_QUERY_EXECUTED = "db.query.executed"
 DB_TABLE_CHANGED = "db.table.changed"
 QUERY_RECOMMENDATION_CREATED = "query.recommendation.created"
+QUERY_REPORT = "query.report"  # request/reply: the optimizer's report
+QUERY_RECOMMENDATIONS = "query.recommendations"  # request/reply: current index advice
 CDN_ASSET_PUBLISHED = "cdn.asset.published"
 CDN_INVALIDATE_REQUESTED = "cdn.invalidate.requested"
 CDN_INVALIDATE_COMPLETED = "cdn.invalidate.completed"
@@ -29,6 +31,7 @@ CDN_MANIFEST = "cdn.manifest"  # request/reply: the current manifest
 ANALYSIS_QUEUE_GROUP = "analysis"
 CACHE_QUEUE_GROUP = "cache"
 CDN_QUEUE_GROUP = "cdn"
+QUERY_OPTIMIZER_QUEUE_GROUP = "query-optimizer"
 
 
 class Priority(StrEnum):

@@ -23,7 +23,7 @@ from revue.gateway.middleware import BodySizeLimit, ResponseHeaders
 from revue.gateway.ratelimit import Policy, RateLimiter
 from revue.gateway.recorder import ResultRecorder
 from revue.gateway.response_cache import ResponseCache
-from revue.gateway.routes import analyses, auth, batch, cache, cdn, operations
+from revue.gateway.routes import analyses, auth, batch, cache, cdn, operations, query_optimizer
 from revue.gateway.security import Passwords, Tokens
 from revue.gateway.settings import GatewaySettings
 
@@ -126,6 +126,7 @@ def create_app(
             operations.router,
             cache.router,
             cdn.router,
+            query_optimizer.router,
         ],
     )
     app.state.gateway = context

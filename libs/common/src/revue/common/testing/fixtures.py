@@ -7,6 +7,7 @@ Redis key prefix, each removed afterwards, so tests never see each other.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -54,9 +55,9 @@ def postgres_url(test_servers: TestServers) -> str:
     return test_servers.urls["postgres"]
 
 
-@pytest.fixture
-async def database_url(postgres_url: str) -> AsyncIterator[str]:
-    """A fresh, empty database for this test, dropped afterwards."""
+@contextlib.asynccontextmanager
+async def fresh_database(postgres_url: str) -> AsyncIterator[str]:
+    """The URL of a new, empty database on the server, dropped on exit."""
     name = f"revue_test_{uuid.uuid4().hex[:12]}"
     admin = await asyncpg.connect(asyncpg_dsn(postgres_url))
     try:
@@ -69,6 +70,13 @@ async def database_url(postgres_url: str) -> AsyncIterator[str]:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await admin.close()
+
+
+@pytest.fixture
+async def database_url(postgres_url: str) -> AsyncIterator[str]:
+    """A fresh, empty database for this test, dropped afterwards."""
+    async with fresh_database(postgres_url) as url:
+        yield url
 
 
 @pytest.fixture

@@ -25,11 +25,13 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-async def ask_raw(context: Gateway, subject: str, service: str) -> bytes:
+async def ask_raw(
+    context: Gateway, subject: str, service: str, payload: bytes = b"{}", timeout: float = 3
+) -> bytes:
     """One request/reply to `service`; 503 + Retry-After when nobody answers."""
     try:
         reply = await context.runtime.nats.request(
-            context.runtime.topology.subject(subject), b"{}", timeout=3
+            context.runtime.topology.subject(subject), payload, timeout=timeout
         )
     except (NoRespondersError, NatsTimeoutError, TimeoutError) as error:
         raise ApiError(

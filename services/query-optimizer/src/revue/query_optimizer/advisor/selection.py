@@ -25,7 +25,8 @@ from revue.common.sql_shape import shape_of
 from revue.query_optimizer.advisor.candidates import candidates_for
 from revue.query_optimizer.advisor.catalog import Catalog
 from revue.query_optimizer.advisor.predicates import table_usage
-from revue.query_optimizer.advisor.whatif import IndexSpec, UnplannableError, WhatIf
+from revue.query_optimizer.advisor.whatif import IndexSpec, WhatIf
+from revue.query_optimizer.explain import UnplannableError
 
 log = structlog.get_logger("revue.query_optimizer.advisor")
 

@@ -7,11 +7,7 @@ Two ways to ask:
   inside a transaction that is always rolled back, only on tables under a
   size limit (the build takes a SHARE lock that blocks writers meanwhile).
 
-Parameterized text (`$1`) is costed with a generic plan, the plan a prepared
-statement gets without knowing its values: `EXPLAIN (GENERIC_PLAN)` on
-PostgreSQL 16+, `PREPARE` + `plan_cache_mode = force_generic_plan` on 15.
-Statement text comes from the bus, so only single SELECT / INSERT / UPDATE /
-DELETE statements are planned, and nothing is ever executed (no ANALYZE).
+Costs are those of generic plans (see `revue.query_optimizer.explain`).
 """
 
 from __future__ import annotations
@@ -22,12 +18,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import asyncpg
-import orjson
 
-from revue.common.sql_shape import SqlShapeError, shape_of
-from revue.query_optimizer.advisor.predicates import parameter_count
-
-PLANNABLE = frozenset({"select", "insert", "update", "delete"})
+from revue.query_optimizer.explain import plan_cost
 
 
 def quote(identifier: str) -> str:
@@ -50,48 +42,6 @@ class IndexSpec:
 
     def __str__(self) -> str:
         return f"{self.table}({', '.join(self.columns)})"
-
-
-class UnplannableError(ValueError):
-    """A statement the advisor will not (or cannot) plan."""
-
-
-def checked(statement: str) -> int:
-    """The statement's parameter count, once it is known to be one plannable statement."""
-    try:
-        shape = shape_of(statement)
-    except SqlShapeError as error:
-        raise UnplannableError(f"does not parse: {error}") from error
-    if shape.statements != 1 or shape.kind not in PLANNABLE:
-        raise UnplannableError("only single SELECT, INSERT, UPDATE or DELETE statements")
-    return parameter_count(statement)
-
-
-async def plan(connection: asyncpg.Connection, statement: str) -> dict:
-    """The planner's JSON plan (top node) for `statement`, generic where it has `$n`."""
-    parameters = checked(statement)
-    try:
-        if parameters == 0:
-            raw = await connection.fetchval("EXPLAIN (FORMAT JSON) " + statement)
-        elif connection.get_server_version().major >= 16:
-            raw = await connection.fetchval(
-                "EXPLAIN (FORMAT JSON, GENERIC_PLAN) " + statement, *([None] * parameters)
-            )
-        else:
-            # Session-wide on purpose: the advisor's connection plans nothing else.
-            await connection.execute("SET plan_cache_mode = force_generic_plan")
-            await connection.execute("PREPARE revue_whatif AS " + statement)
-            try:
-                raw = await connection.fetchval(
-                    "EXPLAIN (FORMAT JSON) EXECUTE revue_whatif("
-                    + ", ".join(["NULL"] * parameters)
-                    + ")"
-                )
-            finally:
-                await connection.execute("DEALLOCATE revue_whatif")
-    except asyncpg.PostgresError as error:
-        raise UnplannableError(f"{type(error).__name__}: {error}") from error
-    return orjson.loads(raw)[0]["Plan"]
 
 
 class WhatIf(Protocol):
@@ -127,7 +77,7 @@ class HypotheticalIndexes:
 
     async def cost(self, statement: str, indexes: Sequence[IndexSpec]) -> float:
         await self._create(indexes)
-        return float((await plan(self.connection, statement))["Total Cost"])
+        return await plan_cost(self.connection, statement)
 
     async def size(self, index: IndexSpec) -> int:
         if index not in self._sizes:
@@ -169,7 +119,7 @@ class RolledBackIndexes:
 
     async def cost(self, statement: str, indexes: Sequence[IndexSpec]) -> float:
         async with self._built(indexes):
-            return float((await plan(self.connection, statement))["Total Cost"])
+            return await plan_cost(self.connection, statement)
 
     async def size(self, index: IndexSpec) -> int:
         if index not in self._sizes:

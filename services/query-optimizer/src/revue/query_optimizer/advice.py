@@ -1,0 +1,187 @@
+"""One advice run: the recorded workload -> index recommendations, stored and announced.
+
+The workload is the fingerprints with the most total time, each with its
+newest real text and its estimated calls. Candidates are costed with hypopg
+where the extension is available; where it is not, the report says so and
+the advisor builds real indexes in rolled-back transactions, on tables under
+`qo_rollback_max_table_bytes` only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import structlog
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from revue.common.events import RecommendationCreated
+from revue.common.sql_shape import SqlShapeError, shape_of
+from revue.query_optimizer.advisor.catalog import Catalog
+from revue.query_optimizer.advisor.selection import (
+    Advice,
+    Budget,
+    IndexAdvisor,
+    Recommendation,
+    WorkloadQuery,
+)
+from revue.query_optimizer.advisor.whatif import (
+    HypotheticalIndexes,
+    RolledBackIndexes,
+    WhatIf,
+    hypopg_available,
+)
+from revue.query_optimizer.settings import QueryOptimizerSettings
+
+log = structlog.get_logger("revue.query_optimizer.advice")
+Announce = Callable[[RecommendationCreated], Awaitable[None]]
+
+WORKLOAD = text(
+    "SELECT fingerprint, example, calls FROM qo_query_stats ORDER BY total_ms DESC LIMIT :n"
+)
+RETIRE = text("UPDATE qo_recommendations SET active = false WHERE active")
+SAVE = text(
+    """
+    INSERT INTO qo_recommendations AS r
+        (table_name, columns, statement, improvement_pct, size_bytes, write_overhead,
+         fingerprints, method)
+    VALUES (:table_name, :columns, :statement, :improvement_pct, :size_bytes, :write_overhead,
+            :fingerprints, :method)
+    ON CONFLICT (table_name, columns) DO UPDATE SET
+        statement = excluded.statement, improvement_pct = excluded.improvement_pct,
+        size_bytes = excluded.size_bytes, write_overhead = excluded.write_overhead,
+        fingerprints = excluded.fingerprints, method = excluded.method,
+        active = true, updated_at = now()
+    RETURNING (xmax = 0) AS created
+    """
+)
+NO_HYPOPG = (
+    "hypopg is not installed in this database: candidate indexes were built for real inside "
+    "rolled-back transactions, on tables up to {limit} bytes only"
+)
+
+
+class Advising:
+    def __init__(
+        self, engine: AsyncEngine, settings: QueryOptimizerSettings, announce: Announce
+    ) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.announce = announce
+        self.last: dict[str, Any] = {"ran_at": None}
+        self._lock = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+
+    def budget(self) -> Budget:
+        return Budget(
+            max_indexes=self.settings.qo_max_indexes,
+            max_bytes=self.settings.qo_max_index_bytes,
+            max_columns=self.settings.qo_max_index_columns,
+            min_improvement=self.settings.qo_min_improvement,
+        )
+
+    async def run_once(self) -> Advice:
+        async with self._lock:  # one run at a time: they share one planner session
+            return await self._run()
+
+    async def _run(self) -> Advice:
+        started = time.perf_counter()
+        async with self.engine.connect() as connection:
+            rows = (await connection.execute(WORKLOAD, {"n": self.settings.qo_workload_size})).all()
+            workload = [WorkloadQuery(row.fingerprint, row.example, row.calls) for row in rows]
+            tables: set[str] = set()
+            for query in workload:
+                with contextlib.suppress(SqlShapeError):
+                    tables |= shape_of(query.statement).reads
+            raw = await connection.get_raw_connection()
+            driver: asyncpg.Connection = raw.driver_connection  # type: ignore[assignment]
+            catalog = await Catalog.load(driver, tables)
+            whatif = await self._whatif(driver, catalog)
+            try:
+                advice = await IndexAdvisor(whatif, catalog, self.budget()).advise(workload)
+            finally:
+                await whatif.clear()
+        created = await self._save(advice.recommendations, advice.method)
+        for recommendation in created:
+            await self.announce(
+                RecommendationCreated(
+                    table=recommendation.index.table,
+                    columns=list(recommendation.index.columns),
+                    statement=recommendation.statement,
+                    estimated_improvement_pct=recommendation.improvement_pct,
+                    estimated_size_bytes=recommendation.size_bytes,
+                    fingerprints=recommendation.fingerprints[:256],
+                )
+            )
+        self.last = {
+            "ran_at": datetime.now(UTC).isoformat(),
+            "seconds": round(time.perf_counter() - started, 3),
+            "method": advice.method,
+            "note": None
+            if advice.method == HypotheticalIndexes.method
+            else NO_HYPOPG.format(limit=self.settings.qo_rollback_max_table_bytes),
+            "statements": len(workload),
+            "skipped": len(advice.skipped),
+            "workload_cost_before": round(advice.cost_before, 2),
+            "workload_cost_after": round(advice.cost_after, 2),
+        }
+        log.info("index advice", **{k: v for k, v in self.last.items() if k != "note"})
+        return advice
+
+    async def _whatif(self, driver: asyncpg.Connection, catalog: Catalog) -> WhatIf:
+        if await hypopg_available(driver):
+            return HypotheticalIndexes(driver)
+        limit = self.settings.qo_rollback_max_table_bytes
+        return RolledBackIndexes(
+            driver, {name: info.bytes <= limit for name, info in catalog.tables.items()}
+        )
+
+    async def _save(self, recommendations: list[Recommendation], method: str) -> list:
+        created = []
+        async with self.engine.begin() as connection:
+            await connection.execute(RETIRE)
+            for recommendation in recommendations:
+                row = (
+                    await connection.execute(
+                        SAVE,
+                        {
+                            "table_name": recommendation.index.table,
+                            "columns": list(recommendation.index.columns),
+                            "statement": recommendation.statement,
+                            "improvement_pct": recommendation.improvement_pct,
+                            "size_bytes": recommendation.size_bytes,
+                            "write_overhead": recommendation.write_overhead,
+                            "fingerprints": recommendation.fingerprints,
+                            "method": method,
+                        },
+                    )
+                ).one()
+                if row.created:
+                    created.append(recommendation)
+        return created
+
+    # --- on a timer ---------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self.settings.qo_advice_interval_s > 0:
+            self._task = asyncio.create_task(self._every_interval(), name="index-advice")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _every_interval(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.qo_advice_interval_s)
+            try:
+                await self.run_once()
+            except Exception:  # the next run may succeed: keep the timer alive
+                log.exception("index advice failed")

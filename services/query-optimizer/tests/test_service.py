@@ -1,0 +1,167 @@
+"""The query-optimizer service on real NATS, Redis and Postgres: events -> figures -> advice."""
+
+import asyncio
+import contextlib
+import json
+import uuid
+
+import nats
+from gateway_with_analysis import login, running
+from sqlalchemy import text
+
+from revue.common import migrations
+from revue.common.database import create_engine
+from revue.common.events import QueryExecuted
+from revue.common.query_monitor import QueryMonitor
+from revue.common.settings import ServiceSettings
+from revue.common.subjects import BusTopology
+from revue.common.testing.waiting import wait_until
+from revue.query_optimizer.app import create_app
+from revue.query_optimizer.settings import QueryOptimizerSettings
+
+DASHBOARD = (
+    "SELECT id, status, created_at FROM analysis_sessions "
+    "WHERE project_id = :project AND status = :status ORDER BY created_at DESC LIMIT 20"
+)
+ADMIN = "dba@example.com"
+
+
+@contextlib.asynccontextmanager
+async def optimizer(make_settings, database_url, **overrides):
+    await asyncio.to_thread(migrations.upgrade, "revue.query_optimizer", database_url)
+    settings = make_settings(
+        QueryOptimizerSettings,
+        database_url,
+        qo_advice_interval_s=0,
+        db_query_sample_rate=0.0,
+        **overrides,
+    )
+    app = create_app(settings, configure_process=False)
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+async def stats_of(engine, fingerprint_like: str) -> list:
+    async with engine.connect() as db:
+        return (
+            await db.execute(
+                text("SELECT * FROM qo_query_stats WHERE normalized LIKE :like"),
+                {"like": fingerprint_like},
+            )
+        ).all()
+
+
+async def test_the_suites_sql_becomes_figures_a_slow_log_and_advice_reachable_through_the_gateway(
+    make_settings, database_url, gateway_database_url, seeded, nats_url, bus_namespace
+):
+    topology = BusTopology(bus_namespace)
+    listener = await nats.connect(nats_url)
+    announced = []
+
+    async def on_recommendation(message) -> None:
+        announced.append(json.loads(message.data))
+
+    await listener.subscribe(topology.subject("query.recommendation.created"), cb=on_recommendation)
+    client_engine = create_engine(ServiceSettings(_env_file=None), database_url)
+    monitor = QueryMonitor("revue-dashboard", sample_rate=1.0)
+    monitor.attach(client_engine)
+    monitor.start(lambda: listener, topology)
+    try:
+        async with (
+            optimizer(make_settings, database_url, qo_slow_query_ms=0) as app,
+            running(
+                make_settings,
+                gateway_database_url,
+                analysis=False,
+                gateway_overrides={"admin_emails": [ADMIN]},
+            ) as gateway,
+        ):
+            async with client_engine.connect() as db:
+                for project in range(1, 31):
+                    await db.execute(text(DASHBOARD), {"project": project, "status": "failed"})
+
+            async def recorded():
+                rows = await stats_of(client_engine, "%FROM analysis_sessions%project_id%")
+                return rows if rows and rows[0].calls >= 30 else None
+
+            (row,) = await wait_until(recorded, timeout=20, message="30 calls recorded")
+            assert row.services == ["revue-dashboard"]
+            assert row.tables == ["analysis_sessions"]
+            assert "$1" in row.example  # the real text, as the driver sent it
+            assert row.max_ms >= row.total_ms / row.calls > 0
+
+            advice = await app.state.advising.run_once()
+            indexes = [(r.index.table, r.index.columns) for r in advice.recommendations]
+            assert ("analysis_sessions", ("project_id", "status", "created_at")) in indexes
+            await wait_until(lambda: announced, message="recommendation announced")
+            assert any(
+                event["columns"] == ["project_id", "status", "created_at"] for event in announced
+            )
+
+            user = await login(gateway)
+            admin = await login(gateway, ADMIN)
+            refused = await gateway.get("/api/v1/query-optimizer/report", headers=user)
+            assert refused.status_code == 403
+            report = (await gateway.get("/api/v1/query-optimizer/report", headers=admin)).json()
+            assert report["query_stats"]["fingerprints"] >= 1
+            assert report["query_stats"]["total_slow_queries"] >= 30
+            top = next(q for q in report["top_queries"] if "analysis_sessions" in q["tables"])
+            assert top["calls"] >= 30 and top["p95_ms"] >= top["mean_ms"] / 2 > 0
+            slow = next(
+                q for q in report["top_slow_queries"] if "analysis_sessions" in q["statement"]
+            )
+            assert slow["plan"][0]["Plan"]["Node Type"]  # a generic plan from EXPLAIN
+            assert slow["plan_error"] is None
+            assert report["advisor"]["method"] in (
+                "hypopg",
+                "real indexes in a rolled-back transaction",
+            )
+            advice_page = await gateway.get(
+                "/api/v1/query-optimizer/recommendations", headers=admin
+            )
+            statements = [r["create_statement"] for r in advice_page.json()["recommendations"]]
+            assert (
+                'CREATE INDEX CONCURRENTLY ON "analysis_sessions" '
+                '("project_id", "status", "created_at")'
+            ) in statements
+
+            # The report's reads went through the query cache, dropped when figures change.
+            again = await gateway.get("/api/v1/query-optimizer/report", headers=admin)
+            assert again.json()["cache_stats"]["hits"] >= 1
+    finally:
+        await monitor.stop()
+        await listener.drain()
+        await client_engine.dispose()
+
+
+async def test_malformed_events_and_sql_are_skipped_and_the_rest_recorded(
+    make_settings, database_url, nats_url, bus_namespace
+):
+    topology = BusTopology(bus_namespace)
+    marker = f"m{uuid.uuid4().hex[:8]}"
+    async with optimizer(make_settings, database_url) as app:
+        connection = await nats.connect(nats_url)
+        js = connection.jetstream()
+        subject = topology.subject("db.query.executed")
+        await js.publish(subject, b"{not json")
+        await js.publish(
+            subject,
+            QueryExecuted(service="x", statement="SELEC broken FROM", duration_ms=5)
+            .model_dump_json()
+            .encode(),
+        )
+        valid = QueryExecuted(
+            service="x", statement=f"SELECT 1 AS {marker}", duration_ms=5, weight=10
+        )
+        await js.publish(subject, valid.model_dump_json().encode())
+        await connection.drain()
+        engine = app.state.query_cache.engine
+
+        async def recorded():
+            return await stats_of(engine, f"%{marker}%")
+
+        (row,) = await wait_until(recorded, message="the valid event recorded")
+        assert row.calls == 10  # one sampled event standing for ten statements
+        async with engine.connect() as db:
+            count = (await db.execute(text("SELECT count(*) FROM qo_query_stats"))).scalar()
+        assert count == 1
