@@ -99,3 +99,26 @@ async def test_malformed_and_unplannable_statements_are_skipped_with_a_reason(se
     assert "single" in advice.skipped["two"]
     assert await seeded.fetchval("SELECT count(*) FROM users") > 0  # nothing was executed
     assert [r.index.columns for r in advice.recommendations] == [("project_id",)]
+
+
+async def test_verify_builds_the_index_and_measures_before_and_after(seeded):
+    from revue.query_optimizer.verify import verify
+
+    index = IndexSpec("analysis_sessions", ("project_id", "status", "created_at"))
+    writes = "UPDATE analysis_sessions SET status = 'x' WHERE id = $1"
+    limited = "SELECT id FROM analysis_sessions WHERE project_id = $1 LIMIT $2"
+    result = await verify(
+        seeded,
+        index,
+        [("dashboard", DASHBOARD), ("write", writes), ("limit", limited)],
+        samples=10,
+    )
+    timings = {t.fingerprint: t for t in result.statements}
+    dashboard = timings["dashboard"]
+    assert dashboard.before_ms > dashboard.after_ms > 0
+    assert dashboard.speedup > 2
+    assert timings["write"].skipped == "writes are not executed"
+    assert timings["limit"].skipped == "no column for $2"
+    assert result.size_bytes > 100_000 and not result.kept
+    assert await seeded.fetchval("SELECT to_regclass($1)", result.name) is None  # dropped
+    assert await seeded.fetchval("SELECT count(*) FROM analysis_sessions WHERE status = 'x'") == 0

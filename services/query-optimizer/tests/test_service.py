@@ -3,6 +3,8 @@
 import asyncio
 import contextlib
 import json
+import os
+import sys
 import uuid
 
 import nats
@@ -124,6 +126,29 @@ async def test_the_suites_sql_becomes_figures_a_slow_log_and_advice_reachable_th
                 'CREATE INDEX CONCURRENTLY ON "analysis_sessions" '
                 '("project_id", "status", "created_at")'
             ) in statements
+
+            # Verify: build it for real on the seeded database and time the dashboard query.
+            dashboard_advice = next(
+                r
+                for r in advice_page.json()["recommendations"]
+                if r["columns"] == ["project_id", "status", "created_at"]
+            )
+            verified = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "revue.query_optimizer.cli",
+                "verify",
+                str(dashboard_advice["id"]),
+                "--samples",
+                "5",
+                env={**os.environ, "DATABASE_URL": database_url},
+                stdout=asyncio.subprocess.PIPE,
+            )
+            output, _ = await asyncio.wait_for(verified.communicate(), 120)
+            assert verified.returncode == 0
+            timings = json.loads(output)["statements"]
+            measured = [t for t in timings if t["before_ms"] is not None]
+            assert measured and all(t["after_ms"] > 0 for t in measured)
 
             # The report's reads went through the query cache, dropped when figures change.
             again = await gateway.get("/api/v1/query-optimizer/report", headers=admin)

@@ -37,6 +37,7 @@ from revue.query_optimizer.advisor.whatif import (
     WhatIf,
     hypopg_available,
 )
+from revue.query_optimizer.pg_stat_statements import merge, read_statements
 from revue.query_optimizer.settings import QueryOptimizerSettings
 
 log = structlog.get_logger("revue.query_optimizer.advice")
@@ -94,13 +95,15 @@ class Advising:
         started = time.perf_counter()
         async with self.engine.connect() as connection:
             rows = (await connection.execute(WORKLOAD, {"n": self.settings.qo_workload_size})).all()
-            workload = [WorkloadQuery(row.fingerprint, row.example, row.calls) for row in rows]
+            recorded = [WorkloadQuery(row.fingerprint, row.example, row.calls) for row in rows]
+            raw = await connection.get_raw_connection()
+            driver: asyncpg.Connection = raw.driver_connection  # type: ignore[assignment]
+            server, server_note = await read_statements(driver, self.settings.qo_workload_size)
+            workload = merge(recorded, server)
             tables: set[str] = set()
             for query in workload:
                 with contextlib.suppress(SqlShapeError):
                     tables |= shape_of(query.statement).reads
-            raw = await connection.get_raw_connection()
-            driver: asyncpg.Connection = raw.driver_connection  # type: ignore[assignment]
             catalog = await Catalog.load(driver, tables)
             whatif = await self._whatif(driver, catalog)
             try:
@@ -127,6 +130,7 @@ class Advising:
             if advice.method == HypotheticalIndexes.method
             else NO_HYPOPG.format(limit=self.settings.qo_rollback_max_table_bytes),
             "statements": len(workload),
+            "pg_stat_statements": server_note,
             "skipped": len(advice.skipped),
             "workload_cost_before": round(advice.cost_before, 2),
             "workload_cost_after": round(advice.cost_after, 2),

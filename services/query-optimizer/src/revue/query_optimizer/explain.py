@@ -1,8 +1,12 @@
 """EXPLAIN for text that came over the bus: one plannable statement, never executed.
 
 Parameterized text (`$1`) gets a generic plan, the plan a prepared statement
-has before it knows its values: `EXPLAIN (GENERIC_PLAN)` on PostgreSQL 16+,
-`PREPARE` + `plan_cache_mode = force_generic_plan` on 15. Only single
+has before it knows its values: `PREPARE` + `plan_cache_mode =
+force_generic_plan` + `EXPLAIN EXECUTE` with NULLs, on every version.
+PostgreSQL 16's `EXPLAIN (GENERIC_PLAN)` is not used: asyncpg speaks the
+extended protocol, which must bind a value to each `$n`, and with values
+bound PostgreSQL 18 plans for those values (measured: a NULL key gave a
+constant-false `Result` plan). Only single
 SELECT / INSERT / UPDATE / DELETE statements are planned, and never with
 ANALYZE: planning runs nothing. The slow-query log adds a read-only
 transaction and a statement timeout around it.
@@ -49,10 +53,6 @@ async def explain(
     try:
         if parameters == 0:
             raw = await connection.fetchval("EXPLAIN (FORMAT JSON) " + statement)
-        elif connection.get_server_version().major >= 16:
-            raw = await connection.fetchval(
-                "EXPLAIN (FORMAT JSON, GENERIC_PLAN) " + statement, *([None] * parameters)
-            )
         else:
             scope = "LOCAL " if in_transaction else ""
             await connection.execute(f"SET {scope}plan_cache_mode = force_generic_plan")

@@ -31,6 +31,7 @@ class TableUsage:
     joins: list[str] = field(default_factory=list)
     sort: list[tuple[str, bool]] = field(default_factory=list)  # (column, descending)
     group: list[str] = field(default_factory=list)
+    parameters: dict[int, str] = field(default_factory=dict)  # $n -> the column it is compared to
 
     def add(self, role: list, column: object) -> None:
         if column not in role:
@@ -145,6 +146,11 @@ class _Collector:
         values = node_value if isinstance(node_value, tuple) else (node_value,)
         if not all(_value_side(value) for value in values):
             return
+        if node.kind != A_Expr_Kind.AEXPR_OP_ANY:  # ANY($n) takes an array, not a value
+            for value in values:
+                parameter = value.arg if isinstance(value, ast.TypeCast) else value
+                if isinstance(parameter, ast.ParamRef):
+                    usage.parameters[parameter.number] = left[1]
         if node.kind in (A_Expr_Kind.AEXPR_IN, A_Expr_Kind.AEXPR_OP_ANY) or (
             node.kind == A_Expr_Kind.AEXPR_OP and operator == "="
         ):

@@ -1,0 +1,135 @@
+"""Verify a recommendation: build the index for real, time its statements before and after.
+
+The statements' `$n` values are drawn from the table itself: each parameter
+compared to a column gets that column's value from randomly chosen rows, so
+the timings follow the data's real distribution, hot keys included. A
+statement with a parameter tied to no column (`LIMIT $3`), or one that
+writes, is reported as skipped, never run. Reads run in read-only
+transactions. The index is built with CREATE INDEX CONCURRENTLY (writers
+keep going) and dropped afterwards unless asked to keep it.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass, field
+
+import asyncpg
+
+from revue.common.sql_shape import shape_of
+from revue.query_optimizer.advisor.catalog import Catalog
+from revue.query_optimizer.advisor.predicates import parameter_count, table_usage
+from revue.query_optimizer.advisor.whatif import IndexSpec, quote
+
+
+@dataclass
+class StatementTiming:
+    fingerprint: str
+    before_ms: float | None = None
+    after_ms: float | None = None
+    skipped: str | None = None
+
+    @property
+    def speedup(self) -> float | None:
+        if self.before_ms and self.after_ms:
+            return round(self.before_ms / self.after_ms, 2)
+        return None
+
+
+@dataclass
+class Verification:
+    index: IndexSpec
+    name: str
+    size_bytes: int = 0
+    kept: bool = False
+    statements: list[StatementTiming] = field(default_factory=list)
+
+
+async def _arguments(
+    connection: asyncpg.Connection, sql: str, catalog: Catalog, samples: int
+) -> list[tuple] | str:
+    """Argument tuples for `sql` drawn from its tables, or why there are none."""
+    if shape_of(sql).kind != "select":
+        return "writes are not executed"
+    count = parameter_count(sql)
+    if count == 0:
+        return [()] * samples
+    owners: dict[int, tuple[str, str]] = {}
+    for usage in table_usage(sql, catalog.columns_of).values():
+        for number, column in usage.parameters.items():
+            owners[number] = (usage.table, column)
+    missing = [f"${n}" for n in range(1, count + 1) if n not in owners]
+    if missing:
+        return f"no column for {', '.join(missing)}"
+    if any(column not in catalog.columns_of(table) for table, column in owners.values()):
+        return "a parameter's column is not in the catalog"
+    values: dict[int, list] = {}
+    for table in {table for table, _ in owners.values()}:
+        numbers = [n for n, (t, _) in owners.items() if t == table]
+        columns = ", ".join(quote(owners[n][1]) for n in numbers)
+        relation = ".".join(quote(part) for part in table.split("."))
+        # Identifiers cannot be bound: these are catalog names, quoted.
+        rows = await connection.fetch(
+            f"SELECT {columns} FROM {relation} ORDER BY random() LIMIT $1",  # noqa: S608
+            samples,
+        )
+        for position, number in enumerate(numbers):
+            values[number] = [row[position] for row in rows]
+    length = min(len(column) for column in values.values())
+    return [tuple(values[n][i] for n in range(1, count + 1)) for i in range(length)]
+
+
+async def _median_ms(connection: asyncpg.Connection, sql: str, arguments: list[tuple]) -> float:
+    prepared = await connection.prepare(sql)
+    timings = []
+    for values in arguments:
+        async with connection.transaction(readonly=True):
+            started = time.perf_counter()
+            await prepared.fetch(*values)
+            timings.append((time.perf_counter() - started) * 1000)
+    return round(statistics.median(timings), 3)
+
+
+async def verify(
+    connection: asyncpg.Connection,
+    index: IndexSpec,
+    statements: list[tuple[str, str]],
+    *,
+    samples: int = 20,
+    keep: bool = False,
+) -> Verification:
+    """Time `statements` ((fingerprint, sql) pairs), build `index`, time them again."""
+    tables = {index.table}
+    for _, sql in statements:
+        tables |= shape_of(sql).reads
+    catalog = await Catalog.load(connection, tables)
+    name = "revue_" + "_".join([index.table.split(".")[-1], *index.columns])[:50]
+    result = Verification(index, name)
+    runnable: list[tuple[StatementTiming, str, list[tuple]]] = []
+    for fingerprint, sql in statements:
+        timing = StatementTiming(fingerprint)
+        arguments = await _arguments(connection, sql, catalog, samples)
+        if isinstance(arguments, str) or not arguments:
+            timing.skipped = arguments or "no rows to draw arguments from"
+        else:
+            await _median_ms(connection, sql, arguments[:2])  # warm the plan and the cache
+            timing.before_ms = await _median_ms(connection, sql, arguments)
+            runnable.append((timing, sql, arguments))
+        result.statements.append(timing)
+    ddl = index.ddl(concurrently=True).replace(
+        "CREATE INDEX CONCURRENTLY ON", f"CREATE INDEX CONCURRENTLY {quote(name)} ON", 1
+    )
+    await connection.execute(ddl)
+    try:
+        result.size_bytes = int(
+            await connection.fetchval("SELECT pg_relation_size(to_regclass($1))", quote(name))
+        )
+        for timing, sql, arguments in runnable:
+            await _median_ms(connection, sql, arguments[:2])
+            timing.after_ms = await _median_ms(connection, sql, arguments)
+    finally:
+        if not keep:
+            await connection.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {quote(name)}")
+    result.kept = keep
+    return result
