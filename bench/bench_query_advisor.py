@@ -13,6 +13,7 @@ size and the workload times, and the ratio Revue / Dexter (target <= 0.5).
 
 import argparse
 import asyncio
+import json
 import random
 import time
 
@@ -30,23 +31,35 @@ from revue.query_optimizer.demo_schema import WORKLOAD, create_and_seed
 TABLES = {"users", "projects", "analysis_sessions", "code_review_results", "audit_log"}
 
 
-async def run_workload(connection, sessions: int, call_scale: float) -> dict[str, float]:
-    """Seconds per shape to run it `calls x call_scale` times (writes rolled back)."""
+async def run_workload(
+    connection, sessions: int, call_scale: float, server_side: bool = False
+) -> dict[str, float]:
+    """Seconds per shape to run it `calls x call_scale` times (writes rolled back).
+
+    `server_side`: the server's own planning + execution time of each call
+    (EXPLAIN ANALYZE), what pg_stat_statements would count, without the
+    client's round trip.
+    """
     rng = random.Random(2026)
-    statements = {shape.name: await connection.prepare(shape.sql) for shape in WORKLOAD}
+    prefix = "EXPLAIN (ANALYZE, FORMAT JSON) " if server_side else ""
+    statements = {shape.name: await connection.prepare(prefix + shape.sql) for shape in WORKLOAD}
     seconds = {}
     for shape in WORKLOAD:
-        started = time.perf_counter()
+        spent = 0.0
         for _ in range(max(1, round(shape.calls * call_scale))):
             arguments = shape.arguments(rng, sessions)
-            if shape.sql.startswith(("INSERT", "UPDATE")):
-                transaction = connection.transaction()
-                await transaction.start()
-                await statements[shape.name].fetch(*arguments)
-                await transaction.rollback()
+            transaction = connection.transaction()
+            await transaction.start()  # writes are rolled back: every configuration sees one table
+            started = time.perf_counter()
+            answer = await statements[shape.name].fetchval(*arguments)
+            wall = time.perf_counter() - started
+            await transaction.rollback()
+            if server_side:
+                plan = json.loads(answer)[0]
+                spent += (plan["Planning Time"] + plan["Execution Time"]) / 1000
             else:
-                await statements[shape.name].fetch(*arguments)
-        seconds[shape.name] = time.perf_counter() - started
+                spent += wall
+        seconds[shape.name] = spent
     return seconds
 
 
@@ -95,7 +108,7 @@ async def main(sessions: int, call_scale: float) -> None:
         await whatif.clear()
         print(f"advice took: dexter-style {dexter_seconds:.1f} s, revue {revue_seconds:.1f} s")
 
-        results = {}
+        results, server_results = {}, {}
         for label, indexes in (
             ("primary keys only", []),
             ("dexter-style", dexter),
@@ -104,12 +117,14 @@ async def main(sessions: int, call_scale: float) -> None:
             size, names = await apply(connection, indexes)
             await run_workload(connection, sessions, min(call_scale, 0.05))  # warm the cache
             per_shape = await run_workload(connection, sessions, call_scale)
+            server = sum((await run_workload(connection, sessions, call_scale, True)).values())
             seconds = sum(per_shape.values())
             await drop(connection, names)
             results[label] = seconds
+            server_results[label] = server
             print(
                 f"{label:>18}: {len(indexes):2d} indexes, {size / 2**20:7.1f} MiB, "
-                f"workload {seconds * 1000:9.1f} ms"
+                f"workload {seconds * 1000:9.1f} ms (server-side {server * 1000:9.1f} ms)"
             )
             for index in indexes:
                 print(f"{'':>22}{index}")
@@ -123,6 +138,8 @@ async def main(sessions: int, call_scale: float) -> None:
             " (target <= 0.5)"
         )
         print(f"revue / primary keys only: {results['revue'] / results['primary keys only']:.4f}")
+        ratio = server_results["revue"] / server_results["dexter-style"]
+        print(f"server-side (planning + execution): revue / dexter-style {ratio:.3f}")
         await connection.close()
 
 
