@@ -15,6 +15,7 @@ transaction and a statement timeout around it.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
@@ -41,13 +42,23 @@ def checked(statement: str) -> int:
     return parameter_count(statement)
 
 
+def literal(value: str | None) -> str:
+    """A value as an SQL literal of unknown type (PostgreSQL casts it to the parameter's)."""
+    return "NULL" if value is None else "'" + value.replace("'", "''") + "'"
+
+
 async def explain(
-    connection: asyncpg.Connection, statement: str, *, in_transaction: bool = False
+    connection: asyncpg.Connection,
+    statement: str,
+    *,
+    in_transaction: bool = False,
+    values: Sequence[str | None] | None = None,
 ) -> list[dict[str, Any]]:
     """`EXPLAIN (FORMAT JSON)` of `statement`, generic where it has `$n`.
 
     On a dedicated connection the generic-plan mode is set for the session;
     `in_transaction` keeps it to the caller's transaction (a pooled connection).
+    With `values` (one text per `$n`) the plan is the custom plan for them.
     """
     parameters = checked(statement)
     try:
@@ -55,13 +66,13 @@ async def explain(
             raw = await connection.fetchval("EXPLAIN (FORMAT JSON) " + statement)
         else:
             scope = "LOCAL " if in_transaction else ""
-            await connection.execute(f"SET {scope}plan_cache_mode = force_generic_plan")
+            mode = "force_generic_plan" if values is None else "force_custom_plan"
+            arguments = ", ".join(literal(v) for v in (values or [None] * parameters))
+            await connection.execute(f"SET {scope}plan_cache_mode = {mode}")
             await connection.execute("PREPARE revue_explain AS " + statement)
             try:
                 raw = await connection.fetchval(
-                    "EXPLAIN (FORMAT JSON) EXECUTE revue_explain("
-                    + ", ".join(["NULL"] * parameters)
-                    + ")"
+                    f"EXPLAIN (FORMAT JSON) EXECUTE revue_explain({arguments})"
                 )
             finally:
                 await deallocate(connection)
@@ -71,8 +82,11 @@ async def explain(
     return orjson.loads(raw) if isinstance(raw, str | bytes) else raw
 
 
-async def plan_cost(connection: asyncpg.Connection, statement: str) -> float:
-    return float((await explain(connection, statement))[0]["Plan"]["Total Cost"])
+async def plan_cost(
+    connection: asyncpg.Connection, statement: str, values: Sequence[str | None] | None = None
+) -> float:
+    plan = await explain(connection, statement, values=values)
+    return float(plan[0]["Plan"]["Total Cost"])
 
 
 async def deallocate(connection: asyncpg.Connection) -> None:

@@ -21,7 +21,8 @@ WHERE c.relkind IN ('r', 'p')
       = ANY($1::text[])
 """
 COLUMNS = """
-SELECT a.attrelid, a.attname, s.n_distinct, s.avg_width, s.null_frac
+SELECT a.attrelid, a.attname, s.n_distinct, s.avg_width, s.null_frac,
+       (s.most_common_vals::text::text[])[1] AS common, s.most_common_freqs[1] AS common_freq
 FROM pg_attribute a
 JOIN pg_class c ON c.oid = a.attrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -50,6 +51,8 @@ INDEX_ENTRY_HEADER_BYTES = 12  # index tuple header + item pointer
 class ColumnStats:
     distinct: float  # estimated distinct values (pg_stats' negative fractions resolved)
     width: int
+    common: str | None = None  # the most common value, as text
+    common_freq: float = 0.0  # and the share of rows holding it
 
 
 @dataclass
@@ -98,7 +101,9 @@ class Catalog:
             distinct = row["n_distinct"] or 0.0
             if distinct < 0:  # a fraction of the rows
                 distinct = -distinct * info.rows
-            info.columns[row["attname"]] = ColumnStats(distinct, row["avg_width"] or 8)
+            info.columns[row["attname"]] = ColumnStats(
+                distinct, row["avg_width"] or 8, row["common"], row["common_freq"] or 0.0
+            )
         for row in await connection.fetch(INDEXES, oids):
             tables[row["indrelid"]].indexes.append(tuple(row["columns"]))
         return cls({info.name: info for info in tables.values()})

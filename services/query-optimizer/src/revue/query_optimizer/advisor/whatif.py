@@ -47,7 +47,12 @@ class IndexSpec:
 class WhatIf(Protocol):
     method: str
 
-    async def cost(self, statement: str, indexes: Sequence[IndexSpec]) -> float: ...
+    async def cost(
+        self,
+        statement: str,
+        indexes: Sequence[IndexSpec],
+        values: Sequence[str | None] | None = None,
+    ) -> float: ...
 
     async def size(self, index: IndexSpec) -> int: ...
 
@@ -75,9 +80,14 @@ class HypotheticalIndexes:
         await self.connection.execute("SELECT hypopg_reset()")
         await self.connection.execute("RESET plan_cache_mode")
 
-    async def cost(self, statement: str, indexes: Sequence[IndexSpec]) -> float:
+    async def cost(
+        self,
+        statement: str,
+        indexes: Sequence[IndexSpec],
+        values: Sequence[str | None] | None = None,
+    ) -> float:
         await self._create(indexes)
-        return await plan_cost(self.connection, statement)
+        return await plan_cost(self.connection, statement, values)
 
     async def size(self, index: IndexSpec) -> int:
         if index not in self._sizes:
@@ -117,9 +127,14 @@ class RolledBackIndexes:
     async def clear(self) -> None:
         await self.connection.execute("RESET plan_cache_mode")
 
-    async def cost(self, statement: str, indexes: Sequence[IndexSpec]) -> float:
+    async def cost(
+        self,
+        statement: str,
+        indexes: Sequence[IndexSpec],
+        values: Sequence[str | None] | None = None,
+    ) -> float:
         async with self._built(indexes):
-            return await plan_cost(self.connection, statement)
+            return await plan_cost(self.connection, statement, values)
 
     async def size(self, index: IndexSpec) -> int:
         if index not in self._sizes:
