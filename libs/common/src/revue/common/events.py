@@ -209,7 +209,7 @@ class GetQueryReport(Event):
 
 
 class GetManifest(Event):
-    """Request: the cdn's current manifest (the reply is `{"manifest": ... | None}`)."""
+    """Request: the cdn's current manifest (the reply is its JSON gzipped; empty: none yet)."""
 
 
 # --- database -------------------------------------------------------------------

@@ -4,7 +4,9 @@ The loop every batch consumer needs, written once: fetch up to `batch`
 messages (waiting at most a second, so stopping is prompt), give them to the
 handler, keep going through NATS reconnects, and on stop finish the current
 batch and unsubscribe (an open pull subscription would stall the
-connection's drain). The handler acks, naks or terminates each message.
+connection's drain). Acknowledgement is always explicit: the handler acks,
+naks or terminates each message; `valid_events` terminates the malformed
+ones for it.
 """
 
 from __future__ import annotations
@@ -17,10 +19,28 @@ import structlog
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.errors import ConnectionClosedError
-from nats.js.api import ConsumerConfig
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+from revue.common.events import E, MalformedEventError, decode_event
 
 log = structlog.get_logger("revue.pull_consumer")
 Handler = Callable[[list[Msg]], Awaitable[None]]
+
+
+async def valid_events(messages: list[Msg], model: type[E]) -> list[tuple[Msg, E]]:
+    """The batch's messages that decode as `model`; the others are logged and terminated.
+
+    A malformed message would fail the same way on every redelivery, so it is
+    dropped for good rather than nak'ed.
+    """
+    valid = []
+    for message in messages:
+        try:
+            valid.append((message, decode_event(model, message.data)))
+        except MalformedEventError as error:
+            log.warning("malformed event dropped", model=model.__name__, reason=error.reason)
+            await message.term()
+    return valid
 
 
 class PullConsumer:
@@ -31,15 +51,22 @@ class PullConsumer:
         subject: str,
         stream: str,
         durable: str,
-        config: ConsumerConfig,
         handler: Handler,
+        deliver_policy: DeliverPolicy = DeliverPolicy.ALL,
+        ack_wait: float = 30,
+        max_deliver: int | None = None,
         batch: int = 256,
     ) -> None:
         self._nats = nats  # connected only once the service has started
         self.subject = subject
         self.stream = stream
         self.durable = durable
-        self.config = config
+        self.config = ConsumerConfig(
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=deliver_policy,
+            ack_wait=ack_wait,
+            max_deliver=max_deliver,
+        )
         self.handler = handler
         self.batch = batch
         self._subscription: Any = None

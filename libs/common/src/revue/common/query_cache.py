@@ -73,6 +73,16 @@ FROM rels JOIN pg_class c ON c.oid = rels.oid JOIN pg_namespace n ON n.oid = c.r
 """  # noqa: E501
 
 
+def _bindable(
+    sql: str, params: Mapping[str, Any] | Sequence[Any] | None
+) -> dict[str, Any] | tuple[Any, ...]:
+    """`:name` binds take a dict; `$n` placeholders take values in order (the seed
+    passes a dict for `$1`, in order), so one query has one form and one key."""
+    if isinstance(params, Mapping) and "$1" not in sql:
+        return dict(params)
+    return tuple(params.values() if isinstance(params, Mapping) else params or ())
+
+
 @lru_cache(maxsize=4096)
 def canonical(sql: str) -> str:
     """One text per statement however it is spaced, cased or commented."""
@@ -131,6 +141,7 @@ class QueryResultCache:
     ) -> tuple[list[dict[str, Any]], float]:
         """Rows as JSON-ready dicts and the milliseconds it took (the seed's pair)."""
         started = time.perf_counter()
+        params = _bindable(sql, params)
         try:
             shape: StatementShape | None = shape_of(sql)
         except SqlShapeError:
@@ -141,8 +152,6 @@ class QueryResultCache:
             self._refused("not cacheable" if use_cache else "use_cache=False")
             return orjson.loads(self._dump(rows)), self._since(started)
 
-        if isinstance(params, Mapping) and "$1" in sql:
-            params = list(params.values())  # positional either way: one key
         key = (
             KEY_PREFIX
             + hashlib.sha256(
@@ -155,7 +164,8 @@ class QueryResultCache:
             if shared is not None:
                 self._count_hit("l2")
                 tags, _, raw = shared.partition(b"\0")
-                self.l1.set(key, raw, cache_ttl or self.default_ttl, tags.decode().split(","))
+                tag_list = [tag for tag in tags.decode().split(",") if tag]
+                self.l1.set(key, raw, cache_ttl or self.default_ttl, tag_list)
         elif raw is not None:
             self._count_hit("l1")
         if raw is not None:
@@ -175,13 +185,12 @@ class QueryResultCache:
         self,
         connection: AsyncConnection,
         sql: str,
-        params: Mapping[str, Any] | Sequence[Any] | None,
+        params: dict[str, Any] | tuple[Any, ...],
     ) -> list[dict[str, Any]]:
-        if isinstance(params, Mapping) and "$1" not in sql:
-            result = await connection.execute(text(sql), dict(params))
-        else:  # `$n` placeholders: values in order (the seed passes a dict in order)
-            values = tuple(params.values() if isinstance(params, Mapping) else params or ())
-            result = await connection.exec_driver_sql(sql, values)
+        if isinstance(params, dict):
+            result = await connection.execute(text(sql), params)
+        else:
+            result = await connection.exec_driver_sql(sql, params)
         return [dict(row._mapping) for row in result]
 
     async def _verdict(self, connection: AsyncConnection, shape: StatementShape) -> Verdict:

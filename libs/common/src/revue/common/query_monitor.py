@@ -79,7 +79,12 @@ class QueryMonitor:
         self._changes: deque[TableChanged] = deque()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        # Labelled children looked up once, not on every statement.
         self._latency = db_query_latency.labels(service)
+        self._by_kind = {
+            kind: query_duration_seconds.labels(service, kind)
+            for kind in ("select", "insert", "update", "delete", "merge", "other")
+        }
         # Per monitor: two monitors on one engine must not take each other's notes.
         self._written = f"revue.written.{id(self)}"
         self._started = f"revue.started.{id(self)}"
@@ -122,9 +127,7 @@ class QueryMonitor:
             shape = None
         if shape is not None and shape.writes:
             conn.info.setdefault(self._written, set()).update(shape.writes)
-        query_duration_seconds.labels(self.service, shape.kind if shape else "other").observe(
-            seconds
-        )
+        self._by_kind[shape.kind if shape else "other"].observe(seconds)
         milliseconds = seconds * 1000
         slow = milliseconds >= self.slow_ms
         if not slow and self.sample() >= self.sample_rate:

@@ -12,12 +12,12 @@ from collections.abc import Callable
 import structlog
 from nats.aio.client import Client
 from nats.aio.msg import Msg
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.api import DeliverPolicy
 
 from revue.common import subjects
 from revue.common.cache import AIResultCache
-from revue.common.events import AnalysisCompleted, MalformedEventError, decode_event
-from revue.common.pull_consumer import PullConsumer
+from revue.common.events import AnalysisCompleted
+from revue.common.pull_consumer import PullConsumer, valid_events
 from revue.common.streams import ANALYSIS_EVENTS
 from revue.common.subjects import BusTopology
 
@@ -35,22 +35,14 @@ class WriteThrough:
             subject=topology.subject(subjects.ANALYSIS_COMPLETED),
             stream=topology.stream(ANALYSIS_EVENTS.name),
             durable=durable,
-            config=ConsumerConfig(
-                ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.NEW, ack_wait=30
-            ),
+            deliver_policy=DeliverPolicy.NEW,
             handler=self._store,
         )
         self.start = self.consumer.start
         self.stop = self.consumer.stop
 
     async def _store(self, messages: list[Msg]) -> None:
-        for message in messages:
-            try:
-                event = decode_event(AnalysisCompleted, message.data)
-            except MalformedEventError as error:
-                log.warning("malformed completion skipped", reason=error.reason)
-                await message.term()
-                continue
+        for message, event in await valid_events(messages, AnalysisCompleted):
             if event.status == "succeeded" and event.result and event.cache_key:
                 stored = await self.cache.set(
                     event.cache_key, event.result.model_dump(mode="json"), "analysis"

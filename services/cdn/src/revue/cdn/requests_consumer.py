@@ -12,12 +12,11 @@ from collections.abc import Callable
 import structlog
 from nats.aio.client import Client
 from nats.aio.msg import Msg
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from revue.cdn.invalidation.dispatcher import Invalidator
 from revue.common import subjects
-from revue.common.events import MalformedEventError, RequestInvalidation, decode_event
-from revue.common.pull_consumer import PullConsumer
+from revue.common.events import RequestInvalidation
+from revue.common.pull_consumer import PullConsumer, valid_events
 from revue.common.streams import CDN
 from revue.common.subjects import BusTopology
 
@@ -38,22 +37,13 @@ class InvalidationRequests:
             subject=topology.subject(subjects.CDN_INVALIDATE_REQUESTED),
             stream=topology.stream(CDN.name),
             durable=durable,
-            config=ConsumerConfig(
-                ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.ALL, ack_wait=30
-            ),
             handler=self._store,
         )
         self.start = self.consumer.start
         self.stop = self.consumer.stop
 
     async def _store(self, messages: list[Msg]) -> None:
-        for message in messages:
-            try:
-                request = decode_event(RequestInvalidation, message.data)
-            except MalformedEventError as error:
-                log.warning("malformed invalidation request dropped", reason=error.reason)
-                await message.term()
-                continue
+        for message, request in await valid_events(messages, RequestInvalidation):
             try:
                 await self.invalidator.request(request)
             except Exception as error:

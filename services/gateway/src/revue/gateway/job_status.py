@@ -13,11 +13,10 @@ from uuid import UUID
 import structlog
 from nats.aio.client import Client
 from nats.aio.msg import Msg
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from revue.common import subjects
-from revue.common.events import AnalysisCompleted, MalformedEventError, decode_event
-from revue.common.pull_consumer import PullConsumer
+from revue.common.events import AnalysisCompleted
+from revue.common.pull_consumer import PullConsumer, valid_events
 from revue.common.streams import ANALYSIS_EVENTS
 from revue.common.subjects import BusTopology
 from revue.gateway.job_store import JobStore
@@ -43,26 +42,19 @@ class JobStatusConsumer:
             subject=topology.subject(subjects.ANALYSIS_COMPLETED),
             stream=topology.stream(ANALYSIS_EVENTS.name),
             durable=durable,
-            config=ConsumerConfig(
-                ack_policy=AckPolicy.EXPLICIT,
-                # ALL on first creation: completions that happened before this
-                # gateway ever ran still reach their rows (updates are idempotent).
-                deliver_policy=DeliverPolicy.ALL,
-                ack_wait=30,
-                max_deliver=10,
-            ),
+            # Delivering ALL on first creation (the default): completions that
+            # happened before this gateway ever ran still reach their rows
+            # (updates are idempotent).
+            max_deliver=10,
             handler=self._apply,
         )
         self.start = self.consumer.start
         self.stop = self.consumer.stop
 
     async def _apply(self, messages: list[Msg]) -> None:
-        events = []
-        for message in messages:
-            try:
-                events.append(decode_event(AnalysisCompleted, message.data))
-            except MalformedEventError as error:
-                log.warning("malformed completion event skipped", reason=error.reason)
+        valid = await valid_events(messages, AnalysisCompleted)
+        messages = [message for message, _ in valid]
+        events = [event for _, event in valid]
         try:
             self.applied += await self.jobs.complete_many(events)
         except Exception as error:  # database down: let JetStream redeliver later

@@ -17,14 +17,13 @@ import orjson
 import structlog
 from nats.aio.client import Client
 from nats.aio.msg import Msg
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from prometheus_client import Counter
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from revue.common import subjects
-from revue.common.events import MalformedEventError, QueryExecuted, decode_event
-from revue.common.pull_consumer import PullConsumer
+from revue.common.events import QueryExecuted
+from revue.common.pull_consumer import PullConsumer, valid_events
 from revue.common.sql_shape import SqlShapeError, StatementShape, shape_of
 from revue.common.streams import QUERY_EVENTS
 from revue.common.subjects import BusTopology
@@ -93,26 +92,20 @@ class QueryEvents:
             subject=topology.subject(subjects.DB_QUERY_EXECUTED),
             stream=topology.stream(QUERY_EVENTS.name),
             durable=durable,
-            config=ConsumerConfig(
-                ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.ALL, ack_wait=60
-            ),
+            ack_wait=60,
             handler=self._record,
         )
         self.start = self.consumer.start
         self.stop = self.consumer.stop
 
     async def _record(self, messages: list[Msg]) -> None:
+        valid = await valid_events(messages, QueryExecuted)
+        events_total.labels("malformed").inc(len(messages) - len(valid))
         accepted: list[tuple[QueryExecuted, StatementShape]] = []
         usable: list[Msg] = []
-        for message in messages:
+        for message, event in valid:
             try:
-                event = decode_event(QueryExecuted, message.data)
                 shape = shape_of(event.statement)
-            except MalformedEventError as error:
-                log.warning("malformed query event dropped", reason=error.reason)
-                events_total.labels("malformed").inc()
-                await message.term()
-                continue
             except SqlShapeError as error:
                 log.warning("unparsable statement skipped", service=event.service, error=str(error))
                 events_total.labels("unparsable").inc()
@@ -134,7 +127,19 @@ class QueryEvents:
     async def _store(self, accepted: list[tuple[QueryExecuted, StatementShape]]) -> None:
         figures = aggregate(accepted)
         slow = [(event, shape) for event, shape in accepted if event.duration_ms >= self.slow_ms]
-        slow_rows = [await self._slow_row(event, shape) for event, shape in slow]
+        plans = await self._plans({event.statement for event, _ in slow})
+        slow_rows = [
+            {
+                "fingerprint": shape.fingerprint,
+                "service": event.service,
+                "duration_ms": event.duration_ms,
+                "statement": event.statement,
+                "plan": plans[event.statement][0],
+                "plan_error": plans[event.statement][1],
+                "executed_at": event.executed_at,
+            }
+            for event, shape in slow
+        ]
         async with self.engine.begin() as connection:
             await connection.execute(
                 UPSERT,
@@ -158,23 +163,18 @@ class QueryEvents:
                 await connection.execute(SLOW, slow_rows)
                 await connection.execute(TRIM, {"keep": self.slow_log_max_rows})
 
-    async def _slow_row(self, event: QueryExecuted, shape: StatementShape) -> dict:
-        plan, error = None, None
-        try:
-            async with self.engine.connect() as connection:
-                raw = await connection.get_raw_connection()
-                driver: asyncpg.Connection = raw.driver_connection  # type: ignore[assignment]
-                plan = orjson.dumps(
-                    await explain_read_only(driver, event.statement, self.explain_timeout_ms)
-                ).decode()
-        except UnplannableError as refused:
-            error = str(refused)[:2_000]
-        return {
-            "fingerprint": shape.fingerprint,
-            "service": event.service,
-            "duration_ms": event.duration_ms,
-            "statement": event.statement,
-            "plan": plan,
-            "plan_error": error,
-            "executed_at": event.executed_at,
-        }
+    async def _plans(self, statements: set[str]) -> dict[str, tuple[str | None, str | None]]:
+        """(plan JSON, error) per distinct statement: a batch of repeats is planned once."""
+        if not statements:
+            return {}
+        plans: dict[str, tuple[str | None, str | None]] = {}
+        async with self.engine.connect() as connection:
+            raw = await connection.get_raw_connection()
+            driver: asyncpg.Connection = raw.driver_connection  # type: ignore[assignment]
+            for statement in statements:
+                try:
+                    plan = await explain_read_only(driver, statement, self.explain_timeout_ms)
+                    plans[statement] = (orjson.dumps(plan).decode(), None)
+                except UnplannableError as refused:
+                    plans[statement] = (None, str(refused)[:2_000])
+        return plans

@@ -24,7 +24,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 Limit = Annotated[int, Query(ge=1, le=100, description="Entries per list")]
 
 
-async def ask(context: Context, subject: str, limit: int) -> dict[str, Any]:
+async def ask_optimizer(context: Context, subject: str, limit: int) -> dict[str, Any]:
     payload = GetQueryReport(limit=limit).model_dump_json().encode()
     return orjson.loads(await ask_raw(context, subject, "query-optimizer", payload, timeout=10))
 
@@ -35,9 +35,9 @@ async def ask(context: Context, subject: str, limit: int) -> dict[str, Any]:
     summary="Query-cache figures, query figures, slowest statements with plans, index advice",
 )
 async def report(_: Admin, context: Context, limit: Limit = 10) -> dict[str, Any]:
-    return await ask(context, subjects.QUERY_REPORT, limit)
+    return await ask_optimizer(context, subjects.QUERY_REPORT, limit)
 
 
 @router.get("/recommendations", responses=ERRORS, summary="Current index recommendations")
 async def recommendations(_: Admin, context: Context, limit: Limit = 20) -> dict[str, Any]:
-    return await ask(context, subjects.QUERY_RECOMMENDATIONS, limit)
+    return await ask_optimizer(context, subjects.QUERY_RECOMMENDATIONS, limit)

@@ -101,10 +101,10 @@ class HypotheticalIndexes:
 class RolledBackIndexes:
     method = "real indexes in a rolled-back transaction"
 
-    def __init__(self, connection: asyncpg.Connection, max_table_bytes: dict[str, bool]) -> None:
-        """`max_table_bytes` maps each table to whether it is small enough to build on."""
+    def __init__(self, connection: asyncpg.Connection, buildable: dict[str, bool]) -> None:
+        """`buildable` maps each table to whether it is small enough to build on."""
         self.connection = connection
-        self.allowed = max_table_bytes
+        self.allowed = buildable
         self._sizes: dict[IndexSpec, int] = {}
 
     @contextlib.asynccontextmanager
