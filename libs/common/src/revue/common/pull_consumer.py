@@ -4,7 +4,8 @@ The loop every batch consumer needs, written once: fetch up to `batch`
 messages (waiting at most a second, so stopping is prompt), give them to the
 handler, keep going through NATS reconnects, and on stop finish the current
 batch and unsubscribe (an open pull subscription would stall the
-connection's drain). Acknowledgement is always explicit: the handler acks,
+connection's drain); its lag is sampled into Prometheus gauges as it goes
+(`consumer_lag`). Acknowledgement is always explicit: the handler acks,
 naks or terminates each message; `valid_events` terminates the malformed
 ones for it.
 """
@@ -21,6 +22,7 @@ from nats.aio.msg import Msg
 from nats.errors import ConnectionClosedError
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
+from revue.common.consumer_lag import LagProbe
 from revue.common.events import E, MalformedEventError, decode_event
 
 log = structlog.get_logger("revue.pull_consumer")
@@ -72,6 +74,7 @@ class PullConsumer:
         self._subscription: Any = None
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        self._lag = LagProbe()
 
     async def start(self) -> None:
         self._subscription = (
@@ -96,6 +99,7 @@ class PullConsumer:
 
     async def _run(self) -> None:
         while not self._stopping:
+            await self._lag.sample(self._subscription)
             try:
                 messages = await self._subscription.fetch(batch=self.batch, timeout=1)
             except TimeoutError:  # nats-py raises its own subclass or the builtin

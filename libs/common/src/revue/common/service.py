@@ -25,6 +25,7 @@ from typing import Any
 import structlog
 import uvicorn
 from fastapi import APIRouter, FastAPI
+from fastapi.middleware import Middleware
 from faststream.nats import NatsBroker
 from nats.aio.client import Client
 from prometheus_client import CollectorRegistry
@@ -40,12 +41,13 @@ from revue.common.health import (
     postgres_check,
     redis_check,
 )
+from revue.common.http_telemetry import HttpMetrics, RequestTelemetry
 from revue.common.logs import configure_logging
 from revue.common.query_monitor import QueryMonitor
 from revue.common.settings import ServiceSettings
 from revue.common.streams import ensure_streams
 from revue.common.subjects import BusTopology
-from revue.common.telemetry import setup_tracing
+from revue.common.telemetry import instrument_clients, instrument_engine, setup_tracing
 
 Hook = Callable[[], Awaitable[Any]]
 log = structlog.get_logger("revue.service")
@@ -68,6 +70,8 @@ class ServiceRuntime:
             configure_logging(self.name, settings.log_level, settings.log_format)
         self.registry = CollectorRegistry()
         self.tracer_provider = setup_tracing(settings, set_global=configure_process)
+        if configure_process:
+            instrument_clients(self.tracer_provider)
         self.topology = BusTopology(settings.bus_namespace)
         self.broker: NatsBroker = create_broker(
             settings, registry=self.registry, tracer_provider=self.tracer_provider
@@ -105,6 +109,7 @@ class ServiceRuntime:
 
     def use_database(self) -> AsyncEngine:
         engine = create_engine(self.settings)
+        instrument_engine(engine, self.tracer_provider)
         self.pool_statistics = PoolStatistics(engine)
         register_pool_metrics(self.pool_statistics, self.registry, self.name)
         self.readiness.add("postgres", postgres_check(engine))
@@ -177,8 +182,18 @@ class ServiceRuntime:
         title: str,
         description: str = "",
         routers: Sequence[APIRouter] = (),
+        middleware: Sequence[Middleware] = (),
+        unrouted_paths: frozenset[str] = frozenset(),
         **fastapi_options: Any,
     ) -> FastAPI:
+        """The service's FastAPI app: its routers, observability routes, middleware.
+
+        `middleware` runs outermost first, inside request telemetry, which
+        counts and logs every request, including the ones a middleware answers.
+        """
+        telemetry = Middleware(
+            RequestTelemetry, metrics=HttpMetrics(self.registry), unrouted_paths=unrouted_paths
+        )
         app = FastAPI(
             title=title,
             description=description,
@@ -187,6 +202,7 @@ class ServiceRuntime:
             # One server span per request, on this service's provider; a span
             # per dependency and endpoint call costs more than it tells.
             telemetry={"tracer_provider": self.tracer_provider, "operation_spans": False},
+            middleware=[telemetry, *middleware],
             **fastapi_options,
         )
         app.include_router(observability_router(self.name, self.readiness, self.registry))

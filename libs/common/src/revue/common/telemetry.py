@@ -5,20 +5,32 @@ One `TracerProvider` per process, carrying the service's resource
 parent-based ratio sampler, so a trace started upstream is never cut in half
 downstream. Spans are exported over OTLP/HTTP when
 `OTEL_EXPORTER_OTLP_ENDPOINT` is set, and kept in-process otherwise.
+
+FastAPI traces its own requests and FastStream its own messages; this module
+adds the clients (redis, httpx: patched once per process; each SQLAlchemy
+engine: hooked one by one) and the spans of messages we publish and consume
+with nats-py directly.
 """
 
 from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
-from opentelemetry import propagate, trace
+from opentelemetry import metrics, propagate, trace
 from opentelemetry.context import Context
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+from opentelemetry.instrumentation.redis import RedisInstrumentor
+from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+from opentelemetry.trace import Link, Span, SpanKind
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from revue.common.settings import ServiceSettings
 
@@ -64,3 +76,88 @@ def inject_trace(headers: dict[str, str] | None = None) -> dict[str, str]:
 def extract_trace(headers: dict[str, str] | None) -> Context:
     """The remote trace context a message arrived with (empty when none)."""
     return propagate.extract(headers or {})
+
+
+def instrument_clients(provider: TracerProvider) -> None:
+    """Spans for every redis command and httpx request of this process.
+
+    The instrumentors patch the libraries' classes, so this is for a service
+    process (called once), not for tests that hold several services.
+    """
+    RedisInstrumentor().instrument(tracer_provider=provider)
+    HTTPXClientInstrumentor().instrument(tracer_provider=provider)
+
+
+def instrument_engine(engine: AsyncEngine, provider: TracerProvider) -> None:
+    """A span for every statement this engine runs (no SQL comments added to it)."""
+    tracer = provider.get_tracer("opentelemetry.instrumentation.sqlalchemy")
+    # The instrumentation's connection-usage metric goes nowhere: the pool
+    # figures are Prometheus gauges (`db_pool_*`).
+    usage = metrics.NoOpMeter("revue").create_up_down_counter("db.client.connections.usage")
+    EngineTracer(tracer, engine.sync_engine, usage)
+
+
+def _messaging_attributes(subject: str, operation: str) -> dict[str, str]:
+    return {
+        "messaging.system": "nats",
+        "messaging.destination.name": subject,
+        "messaging.operation.type": operation,
+    }
+
+
+@contextmanager
+def send_span(
+    tracer: trace.Tracer,
+    subject: str,
+    *,
+    kind: SpanKind = SpanKind.PRODUCER,
+    parent: dict[str, str] | None = None,
+) -> Iterator[dict[str, str]]:
+    """A span around a message we send with nats-py; yields the headers that carry it.
+
+    `kind=CLIENT` for a request awaiting its reply. `parent` is the carrier of
+    the trace the message belongs to, when that is not the current one (a
+    message sent from a group commit on behalf of another request).
+    """
+    context = extract_trace(parent) if parent is not None else None
+    with tracer.start_as_current_span(
+        f"send {subject}",
+        context=context,
+        kind=kind,
+        attributes=_messaging_attributes(subject, "send"),
+    ):
+        yield inject_trace()
+
+
+@contextmanager
+def batch_span(
+    tracer: trace.Tracer, name: str, carriers: Sequence[dict[str, str]]
+) -> Iterator[Span]:
+    """One span for work done for many traces at once (a group commit).
+
+    It continues the first item's trace and links the others', so each trace
+    shows the shared work and every item's trace can reach it.
+    """
+    contexts = [trace.get_current_span(extract_trace(c)).get_span_context() for c in carriers]
+    links = [Link(context) for context in contexts[1:] if context.is_valid]
+    with tracer.start_as_current_span(
+        name,
+        context=extract_trace(carriers[0]) if carriers else None,
+        links=links,
+        attributes={"revue.batch.size": len(carriers)},
+    ) as span:
+        yield span
+
+
+@contextmanager
+def consumer_span(
+    tracer: trace.Tracer, subject: str, headers: dict[str, str] | None
+) -> Iterator[Span]:
+    """The span of handling one message we consumed with nats-py, child of its publisher's."""
+    with tracer.start_as_current_span(
+        f"process {subject}",
+        context=extract_trace(headers),
+        kind=SpanKind.CONSUMER,
+        attributes=_messaging_attributes(subject, "process"),
+    ) as span:
+        yield span

@@ -30,21 +30,24 @@ from nats.aio.msg import Msg
 from nats.errors import ConnectionClosedError
 from nats.js.api import AckPolicy, ConsumerConfig
 from opentelemetry import trace
-from opentelemetry.trace import SpanKind
-from prometheus_client import Gauge
+from prometheus_client import Counter, Gauge
 
 from revue.analysis.engine import AnalysisEngine
 from revue.analysis.outcomes import Outcomes
 from revue.analysis.settings import AnalysisSettings
+from revue.common.consumer_lag import LagProbe
 from revue.common.errors import ProviderError, RetryExhaustedError, RevueError
 from revue.common.events import ErrorInfo, MalformedEventError, RunAnalysis, decode_event
 from revue.common.streams import ANALYSIS_JOBS
 from revue.common.subjects import BusTopology, Priority
-from revue.common.telemetry import extract_trace
+from revue.common.telemetry import consumer_span
 
 log = structlog.get_logger("revue.analysis.jobs")
 tracer = trace.get_tracer("revue.analysis.jobs")
 async_queue_size = Gauge("async_queue_size", "Jobs waiting in ANALYSIS_JOBS for this consumer")
+dead_letters_total = Counter(
+    "analysis_dead_letters_total", "Jobs published to analysis.dead", ["cause"]
+)
 FETCH_WAIT = 1.0
 
 
@@ -94,6 +97,7 @@ class JobWorker:
         self._inflight: set[asyncio.Task[None]] = set()
         self._tasks: list[asyncio.Task[None]] = []
         self._subscriptions: dict[Priority, Any] = {}
+        self._waiting: dict[int, int] = {}  # per priority rank, from the last lag sample
         self._stopping = False
 
     def consumer_name(self, priority: Priority) -> str:
@@ -152,7 +156,12 @@ class JobWorker:
     # --- fetching and dispatching -------------------------------------------------
 
     async def _fetch(self, rank: int, subscription: Any) -> None:
+        lag = LagProbe()
         while not self._stopping:
+            info = await lag.sample(subscription)
+            if info is not None:
+                self._waiting[rank] = (info.num_pending or 0) + (info.num_ack_pending or 0)
+                async_queue_size.set(sum(self._waiting.values()))
             room = self._prefetch - self._buffered[rank]
             if room <= 0:
                 self._room[rank].clear()
@@ -189,10 +198,7 @@ class JobWorker:
     # --- one job ------------------------------------------------------------------
 
     async def _handle(self, message: Msg) -> None:
-        context = extract_trace(dict(message.headers or {}))
-        with tracer.start_as_current_span(
-            f"{message.subject} process", context=context, kind=SpanKind.CONSUMER
-        ):
+        with consumer_span(tracer, message.subject, message.headers):
             keep_alive = asyncio.create_task(self._keep_alive(message))
             try:
                 await self._process(message)
@@ -212,7 +218,9 @@ class JobWorker:
         try:
             request = decode_event(RunAnalysis, message.data)
         except MalformedEventError as error:
-            await self._give_up(message, None, f"malformed job: {error.reason}", deliveries)
+            await self._give_up(
+                message, None, f"malformed job: {error.reason}", deliveries, cause="malformed"
+            )
             return
         started = time.monotonic()
         key = self.engine.key_for(request)
@@ -261,7 +269,7 @@ class JobWorker:
         )
         if dead:
             reason = f"{error.code}: {error.message}" if error else "unknown"
-            await self._dead_letter(message, request, reason, dead)
+            await self._dead_letter(message, request, reason, dead, error.code if error else None)
         if result is not None:
             self.stats.completed += 1
         else:
@@ -269,16 +277,28 @@ class JobWorker:
         await message.ack_sync()
 
     async def _give_up(
-        self, message: Msg, request: RunAnalysis | None, reason: str, deliveries: int
+        self,
+        message: Msg,
+        request: RunAnalysis | None,
+        reason: str,
+        deliveries: int,
+        cause: str | None = None,
     ) -> None:
-        await self._dead_letter(message, request, reason, deliveries)
+        await self._dead_letter(message, request, reason, deliveries, cause)
         self.stats.failed += 1
         await message.term()
 
     async def _dead_letter(
-        self, message: Msg, request: RunAnalysis | None, reason: str, deliveries: int
+        self,
+        message: Msg,
+        request: RunAnalysis | None,
+        reason: str,
+        deliveries: int,
+        cause: str | None,
     ) -> None:
         self.stats.dead_lettered += 1
+        # `cause` is an error code or "malformed": a bounded label, unlike `reason`.
+        dead_letters_total.labels(cause or "unknown").inc()
         await self.outcomes.dead_letter(
             job_id=request.job_id if request else None,
             sequence=message.metadata.sequence.stream,

@@ -16,6 +16,7 @@ from uuid import UUID
 
 import structlog
 from faststream.nats import NatsBroker
+from opentelemetry import trace
 
 from revue.analysis.store import AnalysisStore, Outcome
 from revue.common import subjects
@@ -29,9 +30,10 @@ from revue.common.events import (
 )
 from revue.common.streams import ANALYSIS_DEAD, ANALYSIS_EVENTS
 from revue.common.subjects import BusTopology
-from revue.common.telemetry import inject_trace
+from revue.common.telemetry import batch_span, inject_trace, send_span
 
 log = structlog.get_logger("revue.analysis.outcomes")
+tracer = trace.get_tracer("revue.analysis.outcomes")
 
 
 class Outcomes:
@@ -72,6 +74,12 @@ class Outcomes:
         return await self.writer.process((outcome, inject_trace()))
 
     async def _record_and_announce(self, batch: list[tuple[Outcome, dict[str, str]]]) -> list[bool]:
+        with batch_span(tracer, "record outcomes", [headers for _, headers in batch]):
+            return await self._record_and_announce_traced(batch)
+
+    async def _record_and_announce_traced(
+        self, batch: list[tuple[Outcome, dict[str, str]]]
+    ) -> list[bool]:
         firsts = await self.store.record_many([outcome for outcome, _ in batch])
         js = self.broker.connection.jetstream()
         subject = self.topology.subject(subjects.ANALYSIS_COMPLETED)
@@ -88,12 +96,14 @@ class Outcomes:
                 cache_key=outcome.cache_key,
                 duration_ms=outcome.duration_ms,
             )
-            headers = {**trace_headers, "Nats-Msg-Id": f"completed-{request.job_id}"}
-            acks.append(
-                await js.publish_async(
-                    subject, event.model_dump_json().encode(), stream=stream, headers=headers
+            # Each event continues its own request's trace, not the batch's.
+            with send_span(tracer, subject, parent=trace_headers) as carrier:
+                headers = {**carrier, "Nats-Msg-Id": f"completed-{request.job_id}"}
+                acks.append(
+                    await js.publish_async(
+                        subject, event.model_dump_json().encode(), stream=stream, headers=headers
+                    )
                 )
-            )
         await asyncio.gather(*acks)  # every event stored before any caller goes on
         return firsts
 

@@ -13,6 +13,7 @@ import structlog
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js.api import DeliverPolicy
+from opentelemetry import trace
 
 from revue.common import subjects
 from revue.common.cache import AIResultCache
@@ -20,8 +21,10 @@ from revue.common.events import AnalysisCompleted
 from revue.common.pull_consumer import PullConsumer, valid_events
 from revue.common.streams import ANALYSIS_EVENTS
 from revue.common.subjects import BusTopology
+from revue.common.telemetry import consumer_span
 
 log = structlog.get_logger("revue.cache.write_through")
+tracer = trace.get_tracer("revue.cache.write_through")
 
 
 class WriteThrough:
@@ -43,9 +46,10 @@ class WriteThrough:
 
     async def _store(self, messages: list[Msg]) -> None:
         for message, event in await valid_events(messages, AnalysisCompleted):
-            if event.status == "succeeded" and event.result and event.cache_key:
-                stored = await self.cache.set(
-                    event.cache_key, event.result.model_dump(mode="json"), "analysis"
-                )
-                self.stored += stored
-            await message.ack()
+            with consumer_span(tracer, message.subject, message.headers):
+                if event.status == "succeeded" and event.result and event.cache_key:
+                    stored = await self.cache.set(
+                        event.cache_key, event.result.model_dump(mode="json"), "analysis"
+                    )
+                    self.stored += stored
+                await message.ack()

@@ -13,12 +13,16 @@ from collections.abc import Callable
 from nats.aio.client import Client
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
 
 from revue.common import subjects
 from revue.common.events import AnalysisReply, ErrorInfo, RunAnalysis
 from revue.common.subjects import BusTopology
-from revue.common.telemetry import inject_trace
+from revue.common.telemetry import send_span
 from revue.gateway.errors import ApiError
+
+tracer = trace.get_tracer("revue.gateway.analysis_client")
 
 
 class AnalysisClient:
@@ -29,12 +33,13 @@ class AnalysisClient:
 
     async def run(self, request: RunAnalysis) -> AnalysisReply:
         try:
-            message = await self._nats().request(
-                self.subject,
-                request.model_dump_json().encode(),
-                timeout=request.timeout_s + self.margin,
-                headers=inject_trace(),
-            )
+            with send_span(tracer, self.subject, kind=SpanKind.CLIENT) as headers:
+                message = await self._nats().request(
+                    self.subject,
+                    request.model_dump_json().encode(),
+                    timeout=request.timeout_s + self.margin,
+                    headers=headers,
+                )
         except NoRespondersError as error:
             raise ApiError(
                 503, "no analysis service is available", headers={"Retry-After": "5"}

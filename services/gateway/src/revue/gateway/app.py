@@ -6,6 +6,7 @@ import secrets
 
 import structlog
 from fastapi import FastAPI
+from fastapi.middleware import Middleware
 from fastapi.middleware.cors import CORSMiddleware
 from starlette_compress import CompressMiddleware
 
@@ -16,6 +17,7 @@ from revue.common.service import ServiceRuntime, serve
 from revue.gateway.analysis_client import AnalysisClient
 from revue.gateway.context import Gateway
 from revue.gateway.errors import install_error_handlers
+from revue.gateway.hot_path import PATH as CACHED_LANE_PATH
 from revue.gateway.hot_path import CachedAnalyzeLane
 from revue.gateway.job_status import JobStatusConsumer
 from revue.gateway.job_store import JobStore
@@ -128,16 +130,19 @@ def create_app(
             cdn.router,
             query_optimizer.router,
         ],
+        middleware=gateway_middleware(settings, context),
+        unrouted_paths=frozenset({CACHED_LANE_PATH}),
     )
     app.state.gateway = context
     app.state.job_status = status
     install_error_handlers(app)
-    # Innermost: cache hits of POST /analyze skip FastAPI's request machinery
-    # but still get every header and limit the middleware below adds.
-    app.add_middleware(CachedAnalyzeLane, context=context)
-    app.add_middleware(CompressMiddleware, minimum_size=settings.compression_minimum_size)
-    if settings.cors_origins:
-        app.add_middleware(
+    return app
+
+
+def gateway_middleware(settings: GatewaySettings, context: Gateway) -> list[Middleware]:
+    """Outermost first: limits and headers apply to every answer, the lane's too."""
+    cors = [
+        Middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "DELETE"],
@@ -146,13 +151,27 @@ def create_app(
                 "Content-Type",
                 "Idempotency-Key",
                 "X-API-Key",
+                "X-Request-ID",
                 "If-None-Match",
             ],
-            expose_headers=["ETag", "Location", "RateLimit", "RateLimit-Policy", "Retry-After"],
+            expose_headers=[
+                "ETag",
+                "Location",
+                "RateLimit",
+                "RateLimit-Policy",
+                "Retry-After",
+                "X-Request-ID",
+            ],
         )
-    app.add_middleware(ResponseHeaders)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    return app
+    ]
+    return [
+        Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
+        Middleware(ResponseHeaders),
+        *(cors if settings.cors_origins else []),
+        Middleware(CompressMiddleware, minimum_size=settings.compression_minimum_size),
+        # Innermost: cache hits of POST /analyze skip FastAPI's request machinery.
+        Middleware(CachedAnalyzeLane, context=context),
+    ]
 
 
 def main() -> None:

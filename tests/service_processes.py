@@ -1,0 +1,99 @@
+"""Revue services as real processes for suite-level tests: start, wait ready, stop or kill."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import httpx
+from gateway_with_analysis import PASSWORD, RELAXED_LIMITS
+
+from revue.common import migrations
+from revue.common.embedded.probes import free_port
+from revue.common.suite import ready
+from revue.common.testing.waiting import wait_until_sync
+
+MODULES = {
+    "gateway": ("revue.gateway", "GATEWAY_PORT"),
+    "analysis": ("revue.analysis", "ANALYSIS_PORT"),
+    "cache": ("revue.cache", "CACHE_PORT"),
+}
+
+
+@dataclass
+class Services:
+    env: dict[str, str]
+    ports: dict[str, int] = field(default_factory=dict)
+    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.ports[name]}"
+
+    def start(self, name: str, **extra_env: str) -> subprocess.Popen:
+        module, port_variable = MODULES[name]
+        self.ports.setdefault(name, free_port())
+        env = {**self.env, port_variable: str(self.ports[name]), **extra_env}
+        process = subprocess.Popen([sys.executable, "-m", module], env=env)
+        self.processes[name] = process
+        wait_until_sync(
+            lambda: process.poll() is None and ready(self.ports[name]),
+            timeout=90,
+            message=f"{name} ready",
+        )
+        return process
+
+    def kill(self, name: str) -> None:
+        """SIGKILL: no graceful shutdown, in-flight work is abandoned."""
+        process = self.processes.pop(name)
+        process.send_signal(signal.SIGKILL)
+        process.wait(30)
+
+    def stop_all(self) -> dict[str, int]:
+        for process in self.processes.values():
+            process.terminate()
+        codes = {name: process.wait(60) for name, process in self.processes.items()}
+        self.processes.clear()
+        return codes
+
+
+@contextlib.asynccontextmanager
+async def running_services(
+    service_env: dict[str, str], names: tuple[str, ...], **extra_env: str
+) -> AsyncIterator[Services]:
+    """Migrate, then start `names` in order; terminate them all at the end."""
+    for module in ("revue.gateway", "revue.analysis"):
+        await asyncio.to_thread(migrations.upgrade, module, service_env["DATABASE_URL"])
+    env = {
+        **service_env,
+        "LOG_LEVEL": "WARNING",
+        **{key.upper(): str(value) for key, value in RELAXED_LIMITS.items()},
+        **extra_env,
+    }
+    services = Services(env)
+    try:
+        for name in names:
+            await asyncio.to_thread(services.start, name)
+        yield services
+    finally:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            await asyncio.to_thread(services.stop_all)
+        for process in services.processes.values():
+            process.kill()
+
+
+async def user_headers(client: httpx.AsyncClient) -> dict[str, str]:
+    """A fresh user's bearer token, through the real gateway."""
+    email = f"proc-{uuid.uuid4().hex[:8]}@example.com"
+    registered = await client.post(
+        "/api/v1/auth/register",
+        json={"email": email, "password": PASSWORD, "full_name": "Process Test"},
+    )
+    assert registered.status_code == 201, registered.text
+    token = await client.post("/api/v1/auth/token", json={"email": email, "password": PASSWORD})
+    return {"Authorization": f"Bearer {token.json()['access_token']}"}
