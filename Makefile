@@ -20,6 +20,8 @@ install: ## Create .venv and install exactly requirements.lock
 	@# nginx checks the cdn's generated configuration (nginx -t) in the tests; optional elsewhere
 	@# hypopg (hypothetical indexes) for the query-optimizer, where PostgreSQL is local; without it the advisor builds real indexes in rolled-back transactions
 	@for major in $$(ls /usr/lib/postgresql 2>/dev/null); do test -e /usr/share/postgresql/$$major/extension/hypopg.control || { command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && (apt-get install -y -qq postgresql-$$major-hypopg >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq postgresql-$$major-hypopg >/dev/null)); } || echo "hypopg not installed for PostgreSQL $$major: the advisor falls back to rolled-back real indexes"; done
+	@# promtool checks and unit-tests the Prometheus alert rules in the tests; optional elsewhere
+	@command -v promtool >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && (apt-get install -y -qq --no-install-recommends prometheus >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus >/dev/null)) && (service prometheus stop >/dev/null 2>&1 || true); } || echo "promtool not installed: the alert-rule tests will be skipped"
 	@command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx || { command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && (apt-get install -y -qq nginx-light >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq nginx-light >/dev/null)) && (service nginx stop >/dev/null 2>&1 || true); } || echo "nginx not installed: the nginx -t test will be skipped"
 
 lock: ## Re-resolve dependencies and re-export requirements.lock (uv.lock stays local)
@@ -49,6 +51,7 @@ bench: ## Run the benchmarks under bench/ and print their figures
 
 compose-up: ## Start the production-like stack with Docker Compose (needs a Docker engine)
 	@test -f .env && grep -q '^POSTGRES_PASSWORD=' .env || echo "POSTGRES_PASSWORD=$$(python3 -c 'import secrets; print(secrets.token_hex(16))')" >> .env
+	@grep -q '^GRAFANA_ADMIN_PASSWORD=' .env || echo "GRAFANA_ADMIN_PASSWORD=$$(python3 -c 'import secrets; print(secrets.token_hex(16))')" >> .env
 	docker compose up -d --build
 
 compose-down: ## Stop the Compose stack and remove its volumes

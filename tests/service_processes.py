@@ -10,25 +10,22 @@ import sys
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 from gateway_with_analysis import PASSWORD, RELAXED_LIMITS
 
-from revue.common import migrations
 from revue.common.embedded.probes import free_port
-from revue.common.suite import ready
+from revue.common.suite import SERVICES, migrate_all, ready
 from revue.common.testing.waiting import wait_until_sync
 
-MODULES = {
-    "gateway": ("revue.gateway", "GATEWAY_PORT"),
-    "analysis": ("revue.analysis", "ANALYSIS_PORT"),
-    "cache": ("revue.cache", "CACHE_PORT"),
-}
+SPECS = {spec.name: spec for spec in SERVICES}
 
 
 @dataclass
 class Services:
     env: dict[str, str]
+    log_dir: Path | None = None  # each process's stderr (its JSON log) goes to <name>.log
     ports: dict[str, int] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
 
@@ -36,10 +33,13 @@ class Services:
         return f"http://127.0.0.1:{self.ports[name]}"
 
     def start(self, name: str, **extra_env: str) -> subprocess.Popen:
-        module, port_variable = MODULES[name]
+        spec = SPECS[name]
         self.ports.setdefault(name, free_port())
-        env = {**self.env, port_variable: str(self.ports[name]), **extra_env}
-        process = subprocess.Popen([sys.executable, "-m", module], env=env)
+        env = {**self.env, spec.port_variable: str(self.ports[name]), **extra_env}
+        stderr = None if self.log_dir is None else (self.log_dir / f"{name}.log").open("ab")
+        process = subprocess.Popen([sys.executable, "-m", spec.module], env=env, stderr=stderr)
+        if stderr is not None:
+            stderr.close()  # the child holds its own descriptor
         self.processes[name] = process
         wait_until_sync(
             lambda: process.poll() is None and ready(self.ports[name]),
@@ -64,18 +64,20 @@ class Services:
 
 @contextlib.asynccontextmanager
 async def running_services(
-    service_env: dict[str, str], names: tuple[str, ...], **extra_env: str
+    service_env: dict[str, str],
+    names: tuple[str, ...],
+    log_dir: Path | None = None,
+    **extra_env: str,
 ) -> AsyncIterator[Services]:
     """Migrate, then start `names` in order; terminate them all at the end."""
-    for module in ("revue.gateway", "revue.analysis"):
-        await asyncio.to_thread(migrations.upgrade, module, service_env["DATABASE_URL"])
+    await asyncio.to_thread(migrate_all, service_env["DATABASE_URL"])
     env = {
         **service_env,
         "LOG_LEVEL": "WARNING",
         **{key.upper(): str(value) for key, value in RELAXED_LIMITS.items()},
         **extra_env,
     }
-    services = Services(env)
+    services = Services(env, log_dir)
     try:
         for name in names:
             await asyncio.to_thread(services.start, name)

@@ -66,3 +66,35 @@ def test_dockerfile_installs_dependencies_before_the_members():
     assert lock_layer < text.index("--require-hashes") < members_layer
     assert "--no-deps" in text[members_layer:]
     assert "USER revue" in text
+
+
+def test_prometheus_scrapes_every_service_and_loads_the_alert_rules(compose):
+    prometheus = compose["services"]["prometheus"]
+    mounts = " ".join(prometheus["volumes"])
+    assert "./deploy/prometheus/alerts.yml:/etc/prometheus/alerts.yml" in mounts
+    config = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text())
+    assert config["rule_files"] == ["/etc/prometheus/alerts.yml"]
+    targets = set()
+    for job in config["scrape_configs"]:
+        for static in job.get("static_configs", []):
+            targets.update(static["targets"])
+        for dns in job.get("dns_sd_configs", []):
+            targets.update(f"{name}:{dns['port']}" for name in dns["names"])
+    assert targets == {f"{spec.name}:{spec.default_port}" for spec in SERVICES}
+
+
+def test_grafana_gets_prometheus_jaeger_and_the_dashboard(compose):
+    grafana = compose["services"]["grafana"]
+    mounts = " ".join(grafana["volumes"])
+    assert "./deploy/grafana/provisioning:/etc/grafana/provisioning" in mounts
+    assert "./deploy/grafana/dashboards:/var/lib/grafana/dashboards" in mounts
+    assert "${GRAFANA_ADMIN_PASSWORD:?" in grafana["environment"]["GF_SECURITY_ADMIN_PASSWORD"]
+    sources = yaml.safe_load(
+        (ROOT / "deploy/grafana/provisioning/datasources/prometheus.yml").read_text()
+    )["datasources"]
+    assert {s["url"] for s in sources} == {"http://prometheus:9090", "http://jaeger:16686"}
+    provider = yaml.safe_load(
+        (ROOT / "deploy/grafana/provisioning/dashboards/revue.yml").read_text()
+    )["providers"][0]
+    assert provider["options"]["path"] == "/var/lib/grafana/dashboards"
+    assert (ROOT / "deploy/grafana/dashboards/revue.json").is_file()
