@@ -123,3 +123,16 @@ async def test_excluded_exceptions_do_not_count():
         async with breaker:
             raise KeyError("not the provider's fault")
     assert breaker.state is BreakerState.CLOSED
+
+
+async def test_reject_if_open_refuses_only_while_open():
+    clock = Clock()
+    breaker = CircuitBreaker("t-reject", failure_threshold=1, recovery_timeout=10, clock=clock)
+    breaker.reject_if_open()  # closed: nothing happens
+    await fail(breaker)
+    with pytest.raises(CircuitOpenError) as caught:
+        breaker.reject_if_open()
+    assert caught.value.retry_after_s == pytest.approx(10)
+    clock.now += 10
+    breaker.reject_if_open()  # half-open: the probe may go on
+    assert breaker.state is BreakerState.HALF_OPEN

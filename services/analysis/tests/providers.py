@@ -23,8 +23,10 @@ class FaultInjectingProvider:
         self.delay = delay
         self.fail_next = 0  # batch calls that raise before reaching the analyzer
         self.always_fail = False
+        self.fail_items_once: set[str] = set()  # codes answered with an error, the first time
         self.calls = 0
         self.batch_sizes: list[int] = []
+        self.seen: list[str] = []
 
     async def analyze_batch(
         self, items: Sequence[AnalysisInput]
@@ -36,7 +38,13 @@ class FaultInjectingProvider:
         if self.always_fail or self.fail_next > 0:
             self.fail_next = max(0, self.fail_next - 1)
             raise RetryableProviderError("injected provider outage", retry_after_s=0.01)
-        return await self.inner.analyze_batch(items)
+        self.seen.extend(item.code for item in items)
+        results = list(await self.inner.analyze_batch(items))
+        for index, item in enumerate(items):
+            if item.code in self.fail_items_once:
+                self.fail_items_once.discard(item.code)
+                results[index] = RetryableProviderError("injected item fault")
+        return results
 
     async def aclose(self) -> None:
         """The shared builtin provider is closed by its fixture."""

@@ -82,6 +82,22 @@ async def test_transient_provider_failures_are_retried(provider):
     assert result.findings
 
 
+async def test_a_retry_resends_only_the_items_that_failed(provider):
+    codes = [f"{CODE}\nx = {i}\n" for i in range(8)]
+    provider.fail_items_once = {codes[2], codes[5]}
+    engine = engine_with(provider, batch_max_size=8, batch_max_wait=0.05, retry_max_attempts=3)
+    await engine.start()
+    try:
+        results = await asyncio.gather(
+            *(engine.analyze(RunAnalysis(code=code, language="python")) for code in codes)
+        )
+    finally:
+        await engine.stop()
+    assert all(result.findings for result in results)
+    assert provider.batch_sizes == [8, 2]
+    assert sorted(provider.seen[8:]) == sorted([codes[2], codes[5]])
+
+
 async def test_exhausted_retries_then_open_breaker_fail_fast_then_recovery(provider):
     provider.always_fail = True
     engine = engine_with(provider, retry_max_attempts=2, breaker_failure_threshold=4)

@@ -8,8 +8,7 @@ from revue.analysis.providers.openai import OpenAIProvider
 from revue.analysis.settings import AnalysisSettings
 from revue.common.errors import ProviderRejectedError, RetryableProviderError
 from revue.common.events import RunAnalysis
-
-from .chat_completions_server import ChatCompletionsServer
+from revue.common.testing.chat_completions import ChatCompletionsServer
 
 CODE = "x = 1\nvalue = eval(user_input)\n"
 

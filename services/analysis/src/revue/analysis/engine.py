@@ -1,6 +1,7 @@
 """The path of one analysis request, from the bus handlers to the provider.
 
-    request -> key -> cache -> single-flight -> batch -> rate limit -> breaker -> retry -> provider
+    request -> key -> cache -> (open circuit? fail fast) -> single-flight -> batch
+            -> rate limit -> breaker -> retry -> provider
 
 Identical requests in flight at the same time (same cache key) share one
 provider call; distinct ones are micro-batched; each batch waits for provider
@@ -19,7 +20,12 @@ from revue.analysis.settings import AnalysisSettings
 from revue.common.batching import BatchConfig, BatchProcessor
 from revue.common.cache import AIResultCache
 from revue.common.cache_keys import CacheKeyGenerator
-from revue.common.errors import ProviderError
+from revue.common.errors import (
+    CircuitOpenError,
+    ProviderError,
+    RetryableProviderError,
+    RetryExhaustedError,
+)
 from revue.common.events import AnalysisResult, AnalyzerIdentity, RunAnalysis
 from revue.common.resilience import CircuitBreaker, RetryPresets, TokenBucket, retry_async
 from revue.common.singleflight import SingleFlight
@@ -107,6 +113,8 @@ class AnalysisEngine:
                 cached = await self.cache.get(key)
                 if cached is not None:
                     return AnalysisResult.model_validate(cached)
+            # An open circuit answers now, not after a batching window.
+            self.breaker.reject_if_open()
             return await self.flights.do(key, lambda: self._compute(key, item))
 
     async def _compute(self, key: str, item: AnalysisInput) -> AnalysisResult:
@@ -118,12 +126,33 @@ class AnalysisEngine:
     async def _call_provider(
         self, items: list[AnalysisInput]
     ) -> Sequence[AnalysisResult | ProviderError]:
+        """One batch through rate limit, breaker and retry.
+
+        A retry re-sends only the items that failed with a retryable error:
+        a provider that answers per item (the OpenAI one makes one HTTP call
+        per item) can fail a few items of a batch, and those deserve the same
+        retries as a whole failed batch.
+        """
         for start in range(0, len(items), self.limiter.burst):
             await self.limiter.acquire(min(self.limiter.burst, len(items) - start))
-        return await retry_async(
-            self.breaker.call,
-            self.provider.analyze_batch,
-            items,
-            config=self.retry_policy,
-            name=f"{self.provider.name}.analyze_batch",
-        )
+        answers: list[AnalysisResult | ProviderError | None] = [None] * len(items)
+        pending = list(range(len(items)))
+
+        async def attempt() -> None:
+            nonlocal pending
+            batch = [items[i] for i in pending]
+            results = await self.breaker.call(self.provider.analyze_batch, batch)
+            for index, result in zip(pending, results, strict=True):
+                answers[index] = result
+            pending = [i for i in pending if isinstance(answers[i], RetryableProviderError)]
+            if pending:
+                raise answers[pending[0]]  # type: ignore[misc]
+
+        try:
+            await retry_async(
+                attempt, config=self.retry_policy, name=f"{self.provider.name}.analyze_batch"
+            )
+        except (RetryExhaustedError, RetryableProviderError, CircuitOpenError):
+            if any(answer is None for answer in answers):
+                raise  # no attempt got any answer: the whole batch failed
+        return [answer for answer in answers if answer is not None]

@@ -112,6 +112,18 @@ class CircuitBreaker:
 
     # --- calls ----------------------------------------------------------------
 
+    def reject_if_open(self) -> None:
+        """Fail fast, before queueing work that the open circuit would refuse anyway.
+
+        Only OPEN refuses here: in HALF_OPEN the call goes on, and the probe
+        budget is applied when it reaches the breaker.
+        """
+        if self.state is BreakerState.OPEN:
+            breaker_rejections_total.labels(self.name).inc()
+            raise CircuitOpenError(
+                f"circuit {self.name!r} is open", retry_after_s=max(self.retry_after(), 0.001)
+            )
+
     def _permit(self) -> None:
         state = self.state
         if state is BreakerState.OPEN or (

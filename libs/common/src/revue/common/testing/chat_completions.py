@@ -5,11 +5,13 @@ talk to this server instead. It speaks the real wire format
 (`POST /v1/chat/completions` with `model`, `messages`, `response_format`;
 answers with `choices[0].message.content` holding the JSON findings) and the
 real failure answers (429 with Retry-After, 5xx, malformed content). Its
-"model" reports every line containing `eval(` as a finding.
+"model" reports every line containing `eval(` as a finding. The fault tests
+switch it down (every request 500) or make a share of requests fail (503).
 """
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from collections import deque
@@ -29,6 +31,13 @@ class Script:
     queued: deque[tuple[int, dict[str, str], bytes]] = field(default_factory=deque)
     requests: list[dict] = field(default_factory=list)
     request_times: list[float] = field(default_factory=list)
+    down: bool = False  # every request answered 500 (a provider outage)
+    failure_rate: float = 0.0  # this share of requests answered 503 (transient faults)
+    seed: int = 0
+    faults_given: int = 0
+
+    def __post_init__(self) -> None:
+        self.random = random.Random(self.seed)  # noqa: S311 - a reproducible fault pattern
 
 
 def model_answer(code: str) -> dict:
@@ -58,6 +67,10 @@ def create_app(script: Script) -> FastAPI:
         if script.queued:
             status, headers, content = script.queued.popleft()
             return Response(content, status_code=status, headers=headers)
+        if script.down or script.random.random() < script.failure_rate:
+            script.faults_given += 1
+            status = 500 if script.down else 503
+            return Response(b'{"error": {"message": "injected fault"}}', status_code=status)
         code = body["messages"][-1]["content"].split("Code:\n", 1)[1]
         answer = {
             "id": "chatcmpl-local",
