@@ -4,9 +4,11 @@ No analysis service runs here: submitted jobs stay queued, which is all these
 routes need. Completion is covered by the suite tests (tests/).
 """
 
+from uuid import UUID
+
 import nats
 
-from revue.common.events import RunAnalysis
+from revue.common.events import AnalysisCompleted, ErrorInfo, RunAnalysis
 from revue.common.subjects import BusTopology
 
 from .conftest import register
@@ -131,3 +133,22 @@ async def test_batch_get_limits(client, user):
         "/api/v1/batch/get", json={"resource_type": "users", "ids": ["x"]}, headers=user
     )
     assert empty.status_code == too_many.status_code == wrong_type.status_code == 422
+
+
+async def test_several_completions_apply_in_one_statement_and_finished_jobs_stay(client, user):
+    ids = [UUID((await submit(client, user, code=f"x = {i}\n")).json()["id"]) for i in range(3)]
+    store = client.app.state.gateway.jobs
+    error = ErrorInfo(code="provider_error", message="gave up", retryable=False)
+    first = [
+        AnalysisCompleted(job_id=ids[0], status="failed", error=error),
+        AnalysisCompleted(job_id=ids[1], status="failed", error=error),
+    ]
+    assert await store.complete_many(first) == 2
+    # A late duplicate for a finished job changes nothing; the open one finishes.
+    again = [
+        AnalysisCompleted(job_id=ids[0], status="failed", error=error),
+        AnalysisCompleted(job_id=ids[2], status="failed", error=error),
+    ]
+    assert await store.complete_many(again) == 1
+    statuses = [(await client.get(f"{JOBS}/{i}", headers=user)).json()["status"] for i in ids]
+    assert statuses == ["failed", "failed", "failed"]

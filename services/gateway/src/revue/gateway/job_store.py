@@ -9,8 +9,9 @@ from typing import Any
 from uuid import UUID
 
 import orjson
-from sqlalchemy import and_, bindparam, or_, select, tuple_, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import DateTime, String, column, select, tuple_, update, values
+from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from revue.common.events import AnalysisCompleted, AnalysisResult, ErrorInfo
@@ -114,34 +115,41 @@ class JobStore:
         """Apply completion events to jobs not yet finished; returns rows changed."""
         if not events:
             return 0
+        done = values(
+            column("job_id", PG_UUID(as_uuid=True)),
+            column("new_status", String),
+            column("new_result", JSONB),
+            column("new_error", JSONB),
+            column("done_at", DateTime(timezone=True)),
+            name="done",
+        ).data(
+            [
+                (
+                    event.job_id,
+                    event.status,
+                    event.result.model_dump(mode="json") if event.result else None,
+                    event.error.model_dump(mode="json") if event.error else None,
+                    event.completed_at,
+                )
+                for event in events
+            ]
+        )
+        # One UPDATE ... FROM (VALUES ...) for the whole batch; RETURNING
+        # counts the rows changed (an executemany would not report them).
         statement = (
             update(jobs)
-            .where(
-                and_(
-                    jobs.c.id == bindparam("job_id"),
-                    or_(jobs.c.status.not_in(TERMINAL)),
-                )
-            )
+            .where(jobs.c.id == done.c.job_id, jobs.c.status.not_in(TERMINAL))
             .values(
-                status=bindparam("new_status"),
-                result=bindparam("new_result"),
-                error=bindparam("new_error"),
-                completed_at=bindparam("done_at"),
+                status=done.c.new_status,
+                result=done.c.new_result,
+                error=done.c.new_error,
+                completed_at=done.c.done_at,
             )
+            .returning(jobs.c.id)
         )
-        parameters = [
-            {
-                "job_id": event.job_id,
-                "new_status": event.status,
-                "new_result": event.result.model_dump(mode="json") if event.result else None,
-                "new_error": event.error.model_dump(mode="json") if event.error else None,
-                "done_at": event.completed_at,
-            }
-            for event in events
-        ]
         async with self.engine.begin() as connection:
-            result = await connection.execute(statement, parameters)
-        return result.rowcount
+            changed = (await connection.execute(statement)).scalars().all()
+        return len(changed)
 
 
 def completed_row(
