@@ -3,7 +3,8 @@
 `analysis.run` (queue group `analysis`) answers the gateway's synchronous
 requests; `analysis.stats` reports batching and queue figures. The reply
 goes out first; recording the outcome and announcing `analysis.completed`
-happen right after, off the caller's latency.
+happen right after, off the caller's latency (not for a refusal by the open
+circuit, which never reached the provider).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from revue.analysis.jobs import JobWorker, error_info
 from revue.analysis.outcomes import Outcomes
 from revue.common import subjects
 from revue.common.background import Background
+from revue.common.errors import CircuitOpenError
 from revue.common.events import AnalysisReply, GetAnalysisStats, RunAnalysis
 from revue.common.subjects import BusTopology
 
@@ -41,9 +43,13 @@ def register(
         except Exception as error:
             info = error_info(error)
             duration_ms = (time.monotonic() - started) * 1000
-            background.spawn(
-                outcomes.completed(request, error=info, cache_key=key, duration_ms=duration_ms)
-            )
+            # A refusal by the open circuit never reached the provider: it is
+            # answered, not recorded, or an outage would turn every refused
+            # request into a database write just when things go wrong.
+            if not isinstance(error, CircuitOpenError):
+                background.spawn(
+                    outcomes.completed(request, error=info, cache_key=key, duration_ms=duration_ms)
+                )
             return AnalysisReply(
                 job_id=request.job_id, status="failed", error=info, duration_ms=duration_ms
             )
