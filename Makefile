@@ -7,7 +7,7 @@ PYTHON := $(VENV)/bin/python
 # uv from PATH, else the one pip installs for this Python (see `install`).
 UV     := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 
-.PHONY: help install lock run test test-fast lint format bench compose-up compose-down clean
+.PHONY: help install lock run test test-fast test-faults lint format bench compose-up compose-down clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -37,6 +37,9 @@ test: ## Lint, then run the whole test suite against real NATS, Redis and Postgr
 
 test-fast: ## Run the tests, skipping the ones that start the whole suite
 	$(PYTHON) -m pytest -m "not suite"
+
+test-faults: ## Only the fault-injection tests (SIGKILL, Redis and NATS outages, provider faults)
+	$(PYTHON) -m pytest -m faults
 
 lint: ## ruff check and format check
 	$(VENV)/bin/ruff check .

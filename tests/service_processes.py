@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import subprocess
 import sys
@@ -32,26 +33,30 @@ class Services:
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.ports[name]}"
 
-    def start(self, name: str, **extra_env: str) -> subprocess.Popen:
-        spec = SPECS[name]
-        self.ports.setdefault(name, free_port())
-        env = {**self.env, spec.port_variable: str(self.ports[name]), **extra_env}
-        stderr = None if self.log_dir is None else (self.log_dir / f"{name}.log").open("ab")
-        process = subprocess.Popen([sys.executable, "-m", spec.module], env=env, stderr=stderr)
+    def start(self, name: str, key: str | None = None, **extra_env: str) -> subprocess.Popen:
+        """Start service `name`; `key` names a second instance (default: the name)."""
+        spec, key = SPECS[name], key or name
+        self.ports.setdefault(key, free_port())
+        env = {**self.env, spec.port_variable: str(self.ports[key]), **extra_env}
+        stderr = None if self.log_dir is None else (self.log_dir / f"{key}.log").open("ab")
+        # Its own process group: a kill takes its helpers (the analyzer pool) with it.
+        process = subprocess.Popen(
+            [sys.executable, "-m", spec.module], env=env, stderr=stderr, start_new_session=True
+        )
         if stderr is not None:
             stderr.close()  # the child holds its own descriptor
-        self.processes[name] = process
+        self.processes[key] = process
         wait_until_sync(
-            lambda: process.poll() is None and ready(self.ports[name]),
+            lambda: process.poll() is None and ready(self.ports[key]),
             timeout=90,
-            message=f"{name} ready",
+            message=f"{key} ready",
         )
         return process
 
     def kill(self, name: str) -> None:
-        """SIGKILL: no graceful shutdown, in-flight work is abandoned."""
+        """SIGKILL to the service and its helper processes, as when its container dies."""
         process = self.processes.pop(name)
-        process.send_signal(signal.SIGKILL)
+        os.killpg(process.pid, signal.SIGKILL)
         process.wait(30)
 
     def stop_all(self) -> dict[str, int]:
@@ -86,7 +91,8 @@ async def running_services(
         with contextlib.suppress(subprocess.TimeoutExpired):
             await asyncio.to_thread(services.stop_all)
         for process in services.processes.values():
-            process.kill()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
 
 
 async def user_headers(client: httpx.AsyncClient) -> dict[str, str]:

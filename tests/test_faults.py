@@ -7,16 +7,22 @@ servers on 127.0.0.1 that the test stops and starts.
 """
 
 import asyncio
+import json
 import statistics
 import time
 import uuid
+from collections import Counter
 
+import asyncpg
 import httpx
 import nats
 import pytest
+from redis.asyncio import Redis
 from service_processes import running_services, user_headers
 
 from revue.common import subjects
+from revue.common.database import asyncpg_dsn
+from revue.common.embedded.servers import EmbeddedNats, EmbeddedRedis
 from revue.common.events import AnalysisReply, RunAnalysis
 from revue.common.subjects import BusTopology
 from revue.common.testing.chat_completions import ChatCompletionsServer
@@ -173,3 +179,276 @@ async def test_ten_percent_transient_provider_faults_leave_99_5_percent_succeedi
     assert provider.script.faults_given >= total * 0.05  # the faults really happened
     assert share >= 0.995
     assert all(status < 500 or status == 503 for status in statuses)
+
+
+async def submit_jobs(client: httpx.AsyncClient, user: dict, total: int) -> list[str]:
+    """`total` async jobs through the gateway, 16 at a time; returns their ids."""
+    ids: list[str] = []
+    numbers = iter(range(total))
+
+    async def worker() -> None:
+        for number in numbers:
+            response = await client.post(
+                "/api/v1/analyses",
+                json={"code": f"import os\nos.system('ls {number}')\n", "language": "python"},
+                headers={**user, "Idempotency-Key": f"fault-{number}"},
+            )
+            assert response.status_code == 202, response.text
+            ids.append(response.json()["id"])
+
+    await asyncio.gather(*(worker() for _ in range(16)))
+    return ids
+
+
+async def completed_events(nats_url: str, namespace: str) -> Counter:
+    """How many analysis.completed messages the stream holds for each job id."""
+    topology = BusTopology(namespace)
+    bus = await nats.connect(nats_url)
+    try:
+        js = bus.jetstream()
+        stream = topology.stream("ANALYSIS_EVENTS")
+        info = await js.stream_info(stream)
+        subscription = await js.subscribe(
+            topology.subject(subjects.ANALYSIS_COMPLETED), stream=stream, ordered_consumer=True
+        )
+        counts: Counter = Counter()
+        for _ in range(info.state.messages):
+            message = await subscription.next_msg(timeout=10)
+            counts[json.loads(message.data)["job_id"]] += 1
+        return counts
+    finally:
+        await bus.drain()
+
+
+async def test_a_worker_killed_with_sigkill_during_1000_jobs_loses_and_duplicates_nothing(
+    service_env,
+):
+    total = 1000
+    async with (
+        running_services(service_env, ("analysis", "gateway"), JOB_ACK_WAIT="3") as services,
+        httpx.AsyncClient(base_url=services.url("gateway"), timeout=60) as client,
+    ):
+        await asyncio.to_thread(services.start, "analysis", "analysis-2")
+        user = await user_headers(client)
+        database = await asyncpg.connect(asyncpg_dsn(service_env["DATABASE_URL"]))
+        try:
+            started = time.monotonic()
+            ids = await submit_jobs(client, user, total)
+            uuids = [uuid.UUID(i) for i in ids]
+
+            async def finished() -> int:
+                return await database.fetchval(
+                    "SELECT count(*) FROM jobs WHERE id = ANY($1) AND status <> 'queued'", uuids
+                )
+
+            await wait_until(
+                lambda: _at_least(finished, total // 4), timeout=120, message="a quarter done"
+            )
+            done_at_kill = await finished()
+            services.kill("analysis")  # SIGKILL: its fetched and in-flight jobs are abandoned
+            await wait_until(
+                lambda: _at_least(finished, total), timeout=300, message="every job finished"
+            )
+            elapsed = time.monotonic() - started
+            statuses = dict(
+                await database.fetch(
+                    "SELECT status, count(*) FROM jobs WHERE id = ANY($1) GROUP BY status", uuids
+                )
+            )
+            sessions = await database.fetchval(
+                "SELECT count(*) FROM analysis_sessions WHERE job_id = ANY($1)", uuids
+            )
+            mismatched = await database.fetchval(
+                """SELECT count(*) FROM analysis_sessions s
+                   WHERE s.job_id = ANY($1)
+                     AND s.findings_count <> (SELECT count(*) FROM findings f
+                                              WHERE f.job_id = s.job_id)""",
+                uuids,
+            )
+        finally:
+            await database.close()
+    events = await completed_events(service_env["NATS_URL"], service_env["BUS_NAMESPACE"])
+    duplicated = [job for job in ids if events[job] > 1]
+    lost = [job for job in ids if events[job] == 0]
+    print(
+        f"\nSIGKILL of one of two workers after {done_at_kill}/{total} jobs: "
+        f"{statuses.get('succeeded', 0)} succeeded, {len(lost)} lost, "
+        f"{len(duplicated)} duplicated analysis.completed, {sessions} sessions, "
+        f"{elapsed:.1f} s in all"
+    )
+    assert statuses == {"succeeded": total}
+    assert sessions == total
+    assert mismatched == 0  # no job's findings were written twice
+    assert not lost
+    assert not duplicated
+
+
+async def _at_least(count, target: int) -> bool:
+    return await count() >= target
+
+
+async def ready_checks(client: httpx.AsyncClient, url: str) -> dict[str, str]:
+    body = (await client.get(f"{url}/readyz")).json()
+    return {name: check["status"] for name, check in body["checks"].items()}
+
+
+async def test_redis_down_for_10_s_under_load_no_5xx_and_recovery_without_restart(
+    service_env, tmp_path
+):
+    redis = EmbeddedRedis(tmp_path / "redis").start()
+    try:
+        async with (
+            running_services(service_env, ("analysis", "gateway"), REDIS_URL=redis.url) as services,
+            httpx.AsyncClient(base_url=services.url("gateway"), timeout=30) as client,
+        ):
+            user = await user_headers(client)
+            cached = {"code": "import os\nos.system(input())\n", "language": "python"}
+            assert (await client.post("/api/v1/analyze", json=cached, headers=user)).is_success
+            outcomes: list[tuple[str, str, int]] = []  # (phase, kind, status)
+            phase = "before"
+
+            async def load(seconds: float) -> None:
+                deadline = time.monotonic() + seconds
+                while time.monotonic() < deadline:
+                    for kind, body in (
+                        ("cached", cached),
+                        ("miss", {"code": unique_code(), "language": "python"}),
+                    ):
+                        response = await client.post("/api/v1/analyze", json=body, headers=user)
+                        outcomes.append((phase, kind, response.status_code))
+
+            loader = asyncio.create_task(load(18))
+            await asyncio.sleep(2)  # load before the outage
+            phase = "outage"
+            redis.stop()
+            outage_started = time.monotonic()
+            await asyncio.sleep(10)  # the outage is the fault under test: 10 s
+            redis.start()
+            phase = "after"
+            outage = time.monotonic() - outage_started
+            await loader
+
+            # Recovery, same processes: readiness reports Redis again, new results reach it.
+            gateway, analysis = services.url("gateway"), services.url("analysis")
+            await wait_until(
+                lambda: _redis_up(client, (gateway, analysis)), timeout=30, message="redis up"
+            )
+            fresh = Redis.from_url(redis.url)
+            try:
+                keys_before = await fresh.dbsize()
+                body = {"code": unique_code(), "language": "python"}
+                assert (await client.post("/api/v1/analyze", json=body, headers=user)).is_success
+                await wait_until(
+                    lambda: _grew(fresh, keys_before), timeout=30, message="L2 written again"
+                )
+            finally:
+                await fresh.aclose()
+            pids = {name: process.pid for name, process in services.processes.items()}
+            assert all(process.poll() is None for process in services.processes.values())
+    finally:
+        redis.stop()
+
+    def count(phase_: str, kind_: str, predicate) -> int:
+        return sum(1 for p, k, s in outcomes if p == phase_ and k == kind_ and predicate(s))
+
+    during = {kind: count("outage", kind, lambda s: True) for kind in ("cached", "miss")}
+    print(
+        f"\nRedis down {outage:.1f} s under load: {during['cached']} cached and "
+        f"{during['miss']} uncached requests during the outage; 5xx: "
+        f"{sum(1 for _, _, s in outcomes if s >= 500)} of {len(outcomes)}; "
+        f"recovered without restart (pids {sorted(pids.values())})"
+    )
+    assert during["cached"] >= 10 and during["miss"] >= 10
+    assert all(status == 200 for _, _, status in outcomes), Counter(outcomes)
+
+
+async def _redis_up(client: httpx.AsyncClient, urls: tuple[str, ...]) -> bool:
+    checks = [await ready_checks(client, url) for url in urls]
+    return all(check.get("redis") == "up" for check in checks)
+
+
+async def _grew(redis: Redis, before: int) -> bool:
+    return await redis.dbsize() > before
+
+
+async def test_nats_restarted_under_load_clients_reconnect_and_no_job_is_lost(
+    service_env, tmp_path
+):
+    server = EmbeddedNats(tmp_path / "nats").start()
+    try:
+        async with (
+            running_services(
+                service_env, ("analysis", "gateway"), NATS_URL=server.url, JOB_ACK_WAIT="5"
+            ) as services,
+            httpx.AsyncClient(base_url=services.url("gateway"), timeout=30) as client,
+        ):
+            user = await user_headers(client)
+            accepted: list[str] = []
+            refused: Counter = Counter()
+            restarting = False
+
+            async def load(seconds: float) -> None:
+                deadline, number = time.monotonic() + seconds, 0
+                while time.monotonic() < deadline:
+                    number += 1
+                    response = await client.post(
+                        "/api/v1/analyses",
+                        json={"code": f"print({number})  # {uuid.uuid4()}\n", "language": "python"},
+                        headers=user,
+                    )
+                    if response.status_code == 202:
+                        accepted.append(response.json()["id"])
+                    else:  # refused while the bus is away: the client knows, nothing is lost
+                        refused[(restarting, response.status_code)] += 1
+
+            loader = asyncio.create_task(load(14))
+            await asyncio.sleep(3)
+            restarting = True
+            server.stop()  # SIGTERM: JetStream's file store keeps the streams
+            await asyncio.sleep(2)  # the bus is away for 2 s under load
+            server.start()
+            restarting = False
+            await loader
+
+            database = await asyncpg.connect(asyncpg_dsn(service_env["DATABASE_URL"]))
+            try:
+                uuids = [uuid.UUID(i) for i in accepted]
+
+                async def progress() -> str:
+                    jobs = dict(
+                        await database.fetch(
+                            "SELECT status, count(*) FROM jobs WHERE id = ANY($1) GROUP BY 1",
+                            uuids,
+                        )
+                    )
+                    sessions = await database.fetchval(
+                        "SELECT count(*) FROM analysis_sessions WHERE job_id = ANY($1)", uuids
+                    )
+                    return f"jobs {jobs}, analysis sessions {sessions} of {len(uuids)}"
+
+                async def all_finished() -> bool:
+                    done = await database.fetchval(
+                        "SELECT count(*) FROM jobs WHERE id = ANY($1) AND status = 'succeeded'",
+                        uuids,
+                    )
+                    return done == len(uuids)
+
+                try:
+                    await wait_until(all_finished, timeout=120, message="every accepted job done")
+                except TimeoutError as error:
+                    raise AssertionError(f"{error}: {await progress()}") from error
+            finally:
+                await database.close()
+            checks = {
+                name: await ready_checks(client, services.url(name))
+                for name in ("gateway", "analysis")
+            }
+    finally:
+        server.stop()
+    print(
+        f"\nNATS restarted under load: {len(accepted)} jobs accepted, all completed, 0 lost; "
+        f"refused while it was away: {dict(refused)}"
+    )
+    assert len(accepted) >= 20
+    assert all(status == 503 for _, status in refused)  # refused, never a 500
+    assert all(check["nats"] == "up" for check in checks.values())

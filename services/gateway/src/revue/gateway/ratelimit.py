@@ -81,6 +81,7 @@ class RateLimiter:
         self.redis = redis
         self.prefix = prefix
         self._script = redis.register_script(GCRA)
+        self._failing = False
 
     async def check(self, policy: Policy, identity: str, cost: int = 1) -> Decision:
         key = f"{self.prefix}{policy.name}:{identity}"
@@ -91,8 +92,14 @@ class RateLimiter:
             )
         except (RedisError, OSError) as error:
             limiter_errors_total.inc()
-            log.warning("rate limiter unavailable; allowing", error=repr(error))
+            # Once per outage, not once per request: the counter has the volume.
+            if not self._failing:
+                self._failing = True
+                log.warning("rate limiter unavailable; allowing", error=repr(error))
             return Decision(True, policy, policy.burst, 0.0, 0.0)
+        if self._failing:
+            self._failing = False
+            log.info("rate limiter available again")
         decision = Decision(
             bool(allowed), policy, max(0, int(remaining)), retry_ms / 1000, reset_ms / 1000
         )
