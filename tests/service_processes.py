@@ -8,13 +8,11 @@ import os
 import signal
 import subprocess
 import sys
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
-from gateway_with_analysis import PASSWORD, RELAXED_LIMITS
+from gateway_with_analysis import RELAXED_LIMITS
 
 from revue.common.embedded.probes import free_port
 from revue.common.suite import SERVICES, migrate_all, ready
@@ -93,15 +91,3 @@ async def running_services(
         for process in services.processes.values():
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
-
-
-async def user_headers(client: httpx.AsyncClient) -> dict[str, str]:
-    """A fresh user's bearer token, through the real gateway."""
-    email = f"proc-{uuid.uuid4().hex[:8]}@example.com"
-    registered = await client.post(
-        "/api/v1/auth/register",
-        json={"email": email, "password": PASSWORD, "full_name": "Process Test"},
-    )
-    assert registered.status_code == 201, registered.text
-    token = await client.post("/api/v1/auth/token", json={"email": email, "password": PASSWORD})
-    return {"Authorization": f"Bearer {token.json()['access_token']}"}

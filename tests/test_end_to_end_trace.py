@@ -12,8 +12,9 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from gateway_with_analysis import login
 from otlp_receiver import OtlpReceiver, ReceivedSpan
-from service_processes import running_services, user_headers
+from service_processes import running_services
 
 from revue.common.testing.waiting import wait_until
 
@@ -53,7 +54,7 @@ async def test_one_request_is_one_trace_across_gateway_analysis_and_cache(servic
         OTEL_BSP_SCHEDULE_DELAY="100",
     ) as services:
         async with httpx.AsyncClient(base_url=services.url("gateway"), timeout=30) as client:
-            headers = await user_headers(client)
+            headers = await login(client)
             trace_id, client_span_id = secrets.token_hex(16), secrets.token_hex(8)
             response = await client.post(
                 "/api/v1/analyze",

@@ -17,8 +17,9 @@ import asyncpg
 import httpx
 import nats
 import pytest
+from gateway_with_analysis import login
 from redis.asyncio import Redis
-from service_processes import running_services, user_headers
+from service_processes import running_services
 
 from revue.common import subjects
 from revue.common.database import asyncpg_dsn
@@ -72,7 +73,7 @@ async def test_a_failing_provider_opens_the_circuit_fast_rejections_then_it_clos
             running_services(service_env, ("analysis", "gateway"), **env) as services,
             httpx.AsyncClient(base_url=services.url("gateway"), timeout=30) as client,
         ):
-            user = await user_headers(client)
+            user = await login(client)
 
             async def analyze() -> httpx.Response:
                 body = {"code": unique_code(), "language": "python"}
@@ -154,7 +155,7 @@ async def test_ten_percent_transient_provider_faults_leave_99_5_percent_succeedi
             ) as services,
             httpx.AsyncClient(base_url=services.url("gateway"), timeout=60) as client,
         ):
-            user = await user_headers(client)
+            user = await login(client)
             statuses: list[int] = []
             queue = iter(range(total))
 
@@ -229,7 +230,7 @@ async def test_a_worker_killed_with_sigkill_during_1000_jobs_loses_and_duplicate
         httpx.AsyncClient(base_url=services.url("gateway"), timeout=60) as client,
     ):
         await asyncio.to_thread(services.start, "analysis", "analysis-2")
-        user = await user_headers(client)
+        user = await login(client)
         database = await asyncpg.connect(asyncpg_dsn(service_env["DATABASE_URL"]))
         try:
             started = time.monotonic()
@@ -301,7 +302,7 @@ async def test_redis_down_for_10_s_under_load_no_5xx_and_recovery_without_restar
             running_services(service_env, ("analysis", "gateway"), REDIS_URL=redis.url) as services,
             httpx.AsyncClient(base_url=services.url("gateway"), timeout=30) as client,
         ):
-            user = await user_headers(client)
+            user = await login(client)
             cached = {"code": "import os\nos.system(input())\n", "language": "python"}
             assert (await client.post("/api/v1/analyze", json=cached, headers=user)).is_success
             outcomes: list[tuple[str, str, int]] = []  # (phase, kind, status)
@@ -388,7 +389,7 @@ async def test_nats_restarted_under_load_clients_reconnect_and_no_job_is_lost(
             ) as services,
             httpx.AsyncClient(base_url=services.url("gateway"), timeout=30) as client,
         ):
-            user = await user_headers(client)
+            user = await login(client)
             accepted: list[str] = []
             refused: Counter = Counter()
             restarting = False

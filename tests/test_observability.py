@@ -99,23 +99,15 @@ def dashboard_expressions() -> dict[str, str]:
 
 @promtool
 def test_alert_rules_are_valid_and_fire_when_they_should():
-    checked = subprocess.run(
-        ["promtool", "check", "rules", "alerts.yml"],
-        cwd=PROMETHEUS,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert "SUCCESS: 6 rules found" in checked.stdout
-    tested = subprocess.run(
-        ["promtool", "test", "rules", "alerts_test.yml"],
-        cwd=PROMETHEUS,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert tested.returncode == 0, tested.stdout + tested.stderr
+    def promtool_run(*arguments: str) -> str:
+        done = subprocess.run(
+            ["promtool", *arguments], cwd=PROMETHEUS, capture_output=True, text=True, check=False
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+    assert "SUCCESS: 6 rules found" in promtool_run("check", "rules", "alerts.yml")
+    promtool_run("test", "rules", "alerts_test.yml")
     assert set(alert_expressions()) >= {
         "LowCacheHitRate",
         "HighQueryLatency",
