@@ -26,7 +26,7 @@ class FaultInjectingProvider:
         self.fail_items_once: set[str] = set()  # codes answered with an error, the first time
         self.calls = 0
         self.batch_sizes: list[int] = []
-        self.seen: list[str] = []
+        self.analyzed: list[str] = []  # codes that reached the analyzer, in order
 
     async def analyze_batch(
         self, items: Sequence[AnalysisInput]
@@ -38,7 +38,7 @@ class FaultInjectingProvider:
         if self.always_fail or self.fail_next > 0:
             self.fail_next = max(0, self.fail_next - 1)
             raise RetryableProviderError("injected provider outage", retry_after_s=0.01)
-        self.seen.extend(item.code for item in items)
+        self.analyzed.extend(item.code for item in items)
         results = list(await self.inner.analyze_batch(items))
         for index, item in enumerate(items):
             if item.code in self.fail_items_once:

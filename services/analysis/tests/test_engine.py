@@ -95,7 +95,7 @@ async def test_a_retry_resends_only_the_items_that_failed(provider):
         await engine.stop()
     assert all(result.findings for result in results)
     assert provider.batch_sizes == [8, 2]
-    assert sorted(provider.seen[8:]) == sorted([codes[2], codes[5]])
+    assert sorted(provider.analyzed[8:]) == sorted([codes[2], codes[5]])
 
 
 async def test_exhausted_retries_then_open_breaker_fail_fast_then_recovery(provider):
