@@ -119,21 +119,20 @@ class CircuitBreaker:
         budget is applied when it reaches the breaker.
         """
         if self.state is BreakerState.OPEN:
-            breaker_rejections_total.labels(self.name).inc()
-            raise CircuitOpenError(
-                f"circuit {self.name!r} is open", retry_after_s=max(self.retry_after(), 0.001)
-            )
+            self._refuse()
+
+    def _refuse(self) -> None:
+        breaker_rejections_total.labels(self.name).inc()
+        raise CircuitOpenError(
+            f"circuit {self.name!r} is open", retry_after_s=max(self.retry_after(), 0.001)
+        )
 
     def _permit(self) -> None:
         state = self.state
         if state is BreakerState.OPEN or (
             state is BreakerState.HALF_OPEN and self._probes_in_flight >= self.half_open_max_calls
         ):
-            breaker_rejections_total.labels(self.name).inc()
-            raise CircuitOpenError(
-                f"circuit {self.name!r} is open",
-                retry_after_s=max(self.retry_after(), 0.001),
-            )
+            self._refuse()
         if state is BreakerState.HALF_OPEN:
             self._probes_in_flight += 1
 
