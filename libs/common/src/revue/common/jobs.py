@@ -4,17 +4,18 @@ A job is a `RunAnalysis` on `analysis.jobs.<priority>`. Its `Nats-Msg-Id` is
 the client's Idempotency-Key when there is one (else the job id), so the same
 key submitted twice within the stream's duplicate window is stored once.
 `submit_batch` publishes many jobs without waiting for each acknowledgement
-in turn (seed 001's `submit_batch`), then checks every one.
+in turn (seed 001's `submit_batch`), then checks every one and re-sends
+those the bus did not confirm (see `confirmed_publish`).
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from nats.js import JetStreamContext
 
+from revue.common.confirmed_publish import Outgoing, publish_confirmed
 from revue.common.events import RunAnalysis
 from revue.common.streams import ANALYSIS_JOBS
 from revue.common.subjects import BusTopology
@@ -54,13 +55,11 @@ class JobSubmitter:
         keys = idempotency_keys or [None] * len(requests)
         if len(keys) != len(requests):
             raise ValueError("one idempotency key (or None) per request")
-        futures = []
-        for request, key in zip(requests, keys, strict=True):
-            subject, payload, headers = self._message(request, key)
-            futures.append(
-                await self.js.publish_async(subject, payload, stream=self.stream, headers=headers)
-            )
-        acks = await asyncio.gather(*futures)
+        messages = [
+            Outgoing(*self._message(request, key))
+            for request, key in zip(requests, keys, strict=True)
+        ]
+        acks = await publish_confirmed(self.js, messages, stream=self.stream)
         return [
             Submitted(str(request.job_id), ack.seq, bool(ack.duplicate))
             for request, ack in zip(requests, acks, strict=True)

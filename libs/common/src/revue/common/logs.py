@@ -96,5 +96,7 @@ def configure_logging(service: str, level: str = "INFO", fmt: str = "json") -> N
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        # uvicorn's own config gives these handlers and levels; ours govern.
         logging.getLogger(name).handlers.clear()
+        logging.getLogger(name).setLevel(logging.NOTSET)
         logging.getLogger(name).propagate = True

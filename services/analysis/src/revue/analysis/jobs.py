@@ -205,8 +205,22 @@ class JobWorker:
             except asyncio.CancelledError:
                 await message.nak()
                 raise
+            except Exception as error:
+                await self._hand_back(message, error)
             finally:
                 keep_alive.cancel()
+
+    async def _hand_back(self, message: Msg, error: Exception) -> None:
+        """The outcome could not be stored, announced or acked (the database or the
+        bus went away): the job goes back to the queue. Recording is idempotent and
+        the event deduplicates, so the redelivery finishes what this one began."""
+        deliveries = message.metadata.num_delivered
+        log.warning("job handed back", deliveries=deliveries, error=repr(error))
+        self.stats.retries += 1
+        try:
+            await message.nak(delay=self._delay(deliveries, None))
+        except Exception as nak_error:  # the bus is away: ack_wait redelivers it anyway
+            log.warning("job nak failed; ack wait will redeliver", error=repr(nak_error))
 
     async def _keep_alive(self, message: Msg) -> None:
         while True:

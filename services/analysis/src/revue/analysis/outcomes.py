@@ -5,13 +5,14 @@ finish within a few milliseconds of each other are written in one
 transaction and their events published together, each carrying the trace
 it began in. And `analysis.completed` is published
 with `Nats-Msg-Id: completed-<job id>`, so a job redelivered after a crash
-yields one row and one event, not two. Dead letters go to `analysis.dead`
+yields one row and one event, not two, and an event whose storage was not
+confirmed (the bus restarting) can be sent again. Dead letters go to `analysis.dead`
 with the reason and the original payload.
 """
 
 from __future__ import annotations
 
-import asyncio
+from contextlib import ExitStack
 from uuid import UUID
 
 import structlog
@@ -21,6 +22,7 @@ from opentelemetry import trace
 from revue.analysis.store import AnalysisStore, Outcome
 from revue.common import subjects
 from revue.common.batching import BatchConfig, BatchProcessor
+from revue.common.confirmed_publish import Outgoing, publish_confirmed
 from revue.common.events import (
     AnalysisCompleted,
     AnalysisDeadLettered,
@@ -81,30 +83,30 @@ class Outcomes:
         self, batch: list[tuple[Outcome, dict[str, str]]]
     ) -> list[bool]:
         firsts = await self.store.record_many([outcome for outcome, _ in batch])
-        js = self.broker.connection.jetstream()
         subject = self.topology.subject(subjects.ANALYSIS_COMPLETED)
-        stream = self.topology.stream(ANALYSIS_EVENTS.name)
-        acks = []
-        for outcome, trace_headers in batch:
-            request, result = outcome.request, outcome.result
-            event = AnalysisCompleted(
-                job_id=request.job_id,
-                owner_id=request.owner_id,
-                status="succeeded" if result is not None else "failed",
-                result=result,
-                error=outcome.error,
-                cache_key=outcome.cache_key,
-                duration_ms=outcome.duration_ms,
-            )
-            # Each event continues its own request's trace, not the batch's.
-            with send_span(tracer, subject, parent=trace_headers) as carrier:
-                headers = {**carrier, "Nats-Msg-Id": f"completed-{request.job_id}"}
-                acks.append(
-                    await js.publish_async(
-                        subject, event.model_dump_json().encode(), stream=stream, headers=headers
-                    )
+        events = []
+        with ExitStack() as spans:  # each send span lasts until its event is confirmed
+            for outcome, trace_headers in batch:
+                request, result = outcome.request, outcome.result
+                event = AnalysisCompleted(
+                    job_id=request.job_id,
+                    owner_id=request.owner_id,
+                    status="succeeded" if result is not None else "failed",
+                    result=result,
+                    error=outcome.error,
+                    cache_key=outcome.cache_key,
+                    duration_ms=outcome.duration_ms,
                 )
-        await asyncio.gather(*acks)  # every event stored before any caller goes on
+                # Each event continues its own request's trace, not the batch's.
+                carrier = spans.enter_context(send_span(tracer, subject, parent=trace_headers))
+                headers = {**carrier, "Nats-Msg-Id": f"completed-{request.job_id}"}
+                events.append(Outgoing(subject, event.model_dump_json().encode(), headers))
+            # Every event stored before any caller goes on (a job is acked only then).
+            await publish_confirmed(
+                self.broker.connection.jetstream(),
+                events,
+                stream=self.topology.stream(ANALYSIS_EVENTS.name),
+            )
         return firsts
 
     async def dead_letter(
