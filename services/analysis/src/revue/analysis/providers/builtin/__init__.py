@@ -11,14 +11,13 @@ process pool so the event loop never computes.
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 
 import lizard
 
 from revue.analysis.providers import AnalysisInput
 from revue.analysis.providers.builtin.findings import finalize
+from revue.analysis.providers.builtin.pool import service_process_pool
 from revue.analysis.providers.builtin.ruff_check import RuffChecker
 from revue.analysis.providers.builtin.static_checks import check_many
 from revue.common import __version__
@@ -33,9 +32,7 @@ class BuiltinProvider:
     def __init__(self, processes: int = 2, ruff_timeout: float = 60.0) -> None:
         self.ruff = RuffChecker(timeout=ruff_timeout)
         self.version = f"{__version__}+ruff-{self.ruff.version}+lizard-{lizard.version}"
-        self._pool = ProcessPoolExecutor(
-            max_workers=max(1, processes), mp_context=multiprocessing.get_context("forkserver")
-        )
+        self._pool = service_process_pool(processes)
 
     async def analyze_batch(
         self, items: Sequence[AnalysisInput]
