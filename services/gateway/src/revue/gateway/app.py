@@ -22,6 +22,7 @@ from revue.gateway.hot_path import CachedAnalyzeLane
 from revue.gateway.job_status import JobStatusConsumer
 from revue.gateway.job_store import JobStore
 from revue.gateway.middleware import BodySizeLimit, ResponseHeaders
+from revue.gateway.rate_leases import LeasedRateLimiter
 from revue.gateway.ratelimit import Policy, RateLimiter
 from revue.gateway.recorder import ResultRecorder
 from revue.gateway.response_cache import ResponseCache
@@ -77,7 +78,11 @@ def create_app(
         runtime=runtime,
         db=db,
         redis=redis,
-        limiter=RateLimiter(redis, prefix=f"rl:{settings.bus_namespace}:"),
+        limiter=LeasedRateLimiter(
+            RateLimiter(redis, prefix=f"rl:{settings.bus_namespace}:"),
+            max_lease=settings.rate_limit_max_lease,
+            horizon=settings.rate_limit_lease_horizon,
+        ),
         passwords=Passwords(settings.argon2_time_cost, settings.argon2_memory_cost_kib),
         tokens=Tokens(
             jwt_secret(settings),

@@ -14,7 +14,8 @@ from revue.common.jobs import JobSubmitter
 from revue.common.service import ServiceRuntime
 from revue.gateway.analysis_client import AnalysisClient
 from revue.gateway.job_store import JobStore
-from revue.gateway.ratelimit import Policy, RateLimiter
+from revue.gateway.rate_leases import LeasedRateLimiter
+from revue.gateway.ratelimit import Policy
 from revue.gateway.recorder import ResultRecorder
 from revue.gateway.response_cache import ResponseCache
 from revue.gateway.security import Passwords, Tokens
@@ -27,7 +28,7 @@ class Gateway:
     runtime: ServiceRuntime
     db: AsyncEngine
     redis: Redis
-    limiter: RateLimiter
+    limiter: LeasedRateLimiter
     passwords: Passwords
     tokens: Tokens
     analysis: AnalysisClient

@@ -37,6 +37,10 @@ class GatewaySettings(ServiceSettings):
     rate_limit_batch_burst: int = Field(default=5, ge=1)
     rate_limit_anonymous_per_minute: int = Field(default=30, ge=1)
     rate_limit_anonymous_burst: int = Field(default=10, ge=1)
+    # A busy client's tokens are leased in blocks (one Redis call per block);
+    # 1 asks Redis for every request. See rate_leases.
+    rate_limit_max_lease: int = Field(default=32, ge=1, le=1000)
+    rate_limit_lease_horizon: float = Field(default=0.05, gt=0, le=1)
     trust_forwarded_for: bool = False
 
     # Analysis
