@@ -2,6 +2,7 @@
 
 import asyncio
 
+import pytest
 from redis.asyncio import Redis
 
 from revue.gateway.rate_leases import LeasedRateLimiter
@@ -18,34 +19,37 @@ class CountingLimiter(RateLimiter):
         return await super().check(policy, identity, cost)
 
 
-async def test_a_busy_client_costs_a_fraction_of_the_round_trips(redis_url, redis_prefix):
-    redis = Redis.from_url(redis_url)
-    exact = CountingLimiter(redis, prefix=redis_prefix)
+@pytest.fixture
+async def redis(redis_url):
+    client = Redis.from_url(redis_url)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+def exact(redis, redis_prefix):
+    return CountingLimiter(redis, prefix=redis_prefix)
+
+
+async def test_a_busy_client_costs_a_fraction_of_the_round_trips(exact):
     leased = LeasedRateLimiter(exact, max_lease=32, horizon=0.05)
     policy = Policy("default", per_minute=600_000, burst=10_000)
-    try:
-        decisions = []
-        for _ in range(10):  # waves of 64 concurrent requests, as 64 connections send them
-            decisions += await asyncio.gather(*(leased.check(policy, "busy") for _ in range(64)))
-    finally:
-        await redis.aclose()
+    decisions = []
+    for _ in range(10):  # waves of 64 concurrent requests, as 64 connections send them
+        decisions += await asyncio.gather(*(leased.check(policy, "busy") for _ in range(64)))
     assert all(decision.allowed for decision in decisions)
     assert exact.calls <= len(decisions) / 8, f"{exact.calls} Redis calls for 640 requests"
     print(f"\n640 requests, {exact.calls} GCRA calls")
 
 
-async def test_two_gateways_never_allow_more_than_the_limit(redis_url, redis_prefix):
-    redis = Redis.from_url(redis_url)
+async def test_two_gateways_never_allow_more_than_the_limit(redis, redis_prefix):
     policy = Policy("default", per_minute=60, burst=50)
     first = LeasedRateLimiter(RateLimiter(redis, prefix=redis_prefix), max_lease=16)
     second = LeasedRateLimiter(RateLimiter(redis, prefix=redis_prefix), max_lease=16)
-    try:
-        decisions = await asyncio.gather(
-            *((first if n % 2 else second).check(policy, "client") for n in range(200))
-        )
-        after = await first.check(policy, "client")
-    finally:
-        await redis.aclose()
+    decisions = await asyncio.gather(
+        *((first if n % 2 else second).check(policy, "client") for n in range(200))
+    )
+    after = await first.check(policy, "client")
     allowed = sum(decision.allowed for decision in decisions)
     # Every token handed out was taken in Redis; at most a lease's rest lapses per gateway.
     assert 50 - 2 * 15 <= allowed <= 50
@@ -54,27 +58,17 @@ async def test_two_gateways_never_allow_more_than_the_limit(redis_url, redis_pre
     assert not after.allowed
 
 
-async def test_a_client_sending_one_request_at_a_time_is_limited_exactly(redis_url, redis_prefix):
-    redis = Redis.from_url(redis_url)
-    exact = CountingLimiter(redis, prefix=redis_prefix)
+async def test_a_client_sending_one_request_at_a_time_is_limited_exactly(exact):
     leased = LeasedRateLimiter(exact, max_lease=32)
     policy = Policy("default", per_minute=60, burst=5)
-    try:
-        decisions = [await leased.check(policy, "steady") for _ in range(8)]
-    finally:
-        await redis.aclose()
+    decisions = [await leased.check(policy, "steady") for _ in range(8)]
     assert [d.allowed for d in decisions] == [True] * 5 + [False] * 3
     assert [d.remaining for d in decisions[:5]] == [4, 3, 2, 1, 0]
     assert exact.calls == 8  # one token each: no lease for a client this slow
 
 
-async def test_max_lease_one_asks_redis_every_time(redis_url, redis_prefix):
-    redis = Redis.from_url(redis_url)
-    exact = CountingLimiter(redis, prefix=redis_prefix)
+async def test_max_lease_one_asks_redis_every_time(exact):
     leased = LeasedRateLimiter(exact, max_lease=1)
     policy = Policy("default", per_minute=600_000, burst=10_000)
-    try:
-        await asyncio.gather(*(leased.check(policy, "any") for _ in range(100)))
-    finally:
-        await redis.aclose()
+    await asyncio.gather(*(leased.check(policy, "any") for _ in range(100)))
     assert exact.calls == 100
