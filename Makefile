@@ -50,6 +50,8 @@ format: ## Apply ruff's formatting and safe fixes
 	$(VENV)/bin/ruff check --fix .
 
 bench: ## Run the benchmarks under bench/ and print their figures
+	@# the HTTP benchmarks load their servers with wrk, in its own process
+	@command -v wrk >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && (apt-get install -y -qq wrk >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq wrk >/dev/null)); } || echo "wrk not installed: install it to run the HTTP benchmarks"
 	$(PYTHON) bench/run_all.py
 
 compose-up: ## Start the production-like stack with Docker Compose (needs a Docker engine)
