@@ -2,7 +2,7 @@
 
 import pytest
 
-from revue.common.sql_shape import SqlShapeError, shape_of
+from revue.common.sql_shape import SqlShapeError, shape_ignoring_rows, shape_of
 
 
 def test_reads_include_ctes_subqueries_and_schemas_but_not_cte_names():
@@ -54,3 +54,27 @@ def test_same_shape_same_fingerprint_and_a_normalized_text():
 def test_text_that_does_not_parse_is_refused():
     with pytest.raises(SqlShapeError, match="syntax error"):
         shape_of("SELEC * FROM users")
+
+
+def test_group_commits_of_any_row_count_share_one_shape():
+    def insert(rows: int) -> str:
+        groups = ", ".join(
+            f"(${3 * n + 1}::UUID, ${3 * n + 2}, ${3 * n + 3}::JSONB)" for n in range(rows)
+        )
+        return f"INSERT INTO jobs (id, status, body) VALUES {groups} RETURNING jobs.id"
+
+    shape_of.cache_clear()
+    shapes = {shape_ignoring_rows(insert(rows)) for rows in (1, 2, 64, 512)}
+    assert len(shapes) == 1
+    assert shapes.pop().writes == {"jobs"}
+    assert shape_of.cache_info().misses == 1  # one parse for every row count
+
+
+def test_rows_holding_quotes_or_deeper_parentheses_are_parsed_as_they_are():
+    quoted = "INSERT INTO notes (body) VALUES ('a, (b)'), ('c') RETURNING id"
+    assert shape_ignoring_rows(quoted) == shape_of(quoted)
+    nested = (
+        "UPDATE jobs SET n = v.n FROM (VALUES (1, f(g(2))), (3, 4)) AS v (id, n) "
+        "WHERE jobs.id = v.id"
+    )
+    assert shape_ignoring_rows(nested).writes == {"jobs"}

@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from revue.common import subjects
 from revue.common.events import QueryExecuted, TableChanged
-from revue.common.sql_shape import SqlShapeError, shape_of
+from revue.common.sql_shape import SqlShapeError, shape_ignoring_rows
 from revue.common.subjects import BusTopology
 
 log = structlog.get_logger("revue.db.monitor")
@@ -122,7 +122,7 @@ class QueryMonitor:
         seconds = time.perf_counter() - conn.info.pop(self._started, time.perf_counter())
         self._latency.observe(seconds)
         try:
-            shape = shape_of(statement)
+            shape = shape_ignoring_rows(statement)
         except SqlShapeError:
             shape = None
         if shape is not None and shape.writes:

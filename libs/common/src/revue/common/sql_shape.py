@@ -11,6 +11,7 @@ text: an application sends the same few hundred texts again and again.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -137,6 +138,23 @@ KINDS = {
     ast.DeleteStmt: "delete",
     ast.MergeStmt: "merge",
 }
+
+
+# A VALUES list of two or more row groups (no quotes, one level of nested
+# parentheses, as SQLAlchemy's insertmanyvalues and VALUES joins render them).
+_ROW = r"\((?:[^()']|\([^()']*\))*\)"
+_MANY_ROWS = re.compile(rf"(\bVALUES\s*)({_ROW})(?:\s*,\s*{_ROW})+", re.IGNORECASE)
+
+
+def shape_ignoring_rows(sql: str) -> StatementShape:
+    """`shape_of` for statements whose VALUES lists vary in length (group commits).
+
+    The rows after the first change the kind and the tables, never; but each
+    row count is a new text, a cache miss and a fresh parse of a long
+    statement. The fingerprint and normalized text are those of the one-row
+    form: for the tables a statement touches, not for grouping statements.
+    """
+    return shape_of(_MANY_ROWS.sub(r"\1\2", sql))
 
 
 @lru_cache(maxsize=4096)
