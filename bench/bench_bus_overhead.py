@@ -20,13 +20,11 @@ import sys
 import urllib.request
 import uuid
 
-import httpx
-from infra import bench_environment
+from infra import bench_environment, bench_token
 from load import wrk_post
 
 from revue.common.embedded.probes import free_port
 
-PASSWORD = "Bench-Password-2026"
 BODY = {"code": "def handler(x):\n    return x + 1\n", "language": "python"}
 
 
@@ -75,7 +73,9 @@ async def main() -> None:
             for port in (analysis_port, cached_port, bus_port):
                 await wait_ready(f"http://127.0.0.1:{port}/readyz")
             await wait_ready(f"http://127.0.0.1:{bare_port}/docs")
-            auth = await login(f"http://127.0.0.1:{cached_port}")
+            # One user for both gateways (same database and JWT secret).
+            token = await bench_token(f"http://127.0.0.1:{cached_port}")
+            auth = {"Authorization": f"Bearer {token}"}
             targets = {
                 "bare FastAPI POST": (f"http://127.0.0.1:{bare_port}/api/v1/analyze", {}),
                 "gateway -> NATS -> analysis": (
@@ -98,16 +98,6 @@ async def main() -> None:
             for process in processes:
                 await process.wait()
     report(results)
-
-
-async def login(gateway: str) -> dict[str, str]:
-    """A user shared by both gateways (same database and JWT secret)."""
-    async with httpx.AsyncClient(base_url=gateway) as client:
-        email = f"bench-{uuid.uuid4().hex[:6]}@example.com"
-        account = {"email": email, "password": PASSWORD, "full_name": "Bench"}
-        await client.post("/api/v1/auth/register", json=account)
-        token = await client.post("/api/v1/auth/token", json={"email": email, "password": PASSWORD})
-    return {"Authorization": f"Bearer {token.json()['access_token']}"}
 
 
 def report(results: dict) -> None:

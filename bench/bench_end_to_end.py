@@ -20,13 +20,11 @@ import os
 import random
 import subprocess
 import sys
-import tempfile
 import time
-import uuid
-from pathlib import Path
 
 import httpx
-from infra import ROOT, bench_environment
+from infra import ROOT, bench_environment, bench_token
+from load import wrk_report
 from prometheus_client.parser import text_string_to_metric_families
 
 from revue.common.embedded.probes import free_port
@@ -34,7 +32,6 @@ from revue.common.suite import ready
 
 PLOT = ROOT / "bench" / "end_to_end_latency.png"
 SNIPPETS, ZIPF_S, TABLE = 20_000, 1.1, 4_000
-PASSWORD = "Correct-Horse-Battery-9"
 RELAXED = {
     "JWT_SECRET": "bench-secret-" + "z" * 40,
     "RATE_LIMIT_PER_MINUTE": "10000000",
@@ -93,28 +90,7 @@ def run_wrk(url: str, token: str, connections: int, seconds: int, seed: int) -> 
         "async_share": 0.3,
         "seed": seed,
     }
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as file:
-        file.write(script)
-    try:
-        report = subprocess.run(
-            [
-                "wrk",
-                "-t1",
-                f"-c{connections}",
-                f"-d{seconds}s",
-                "--timeout",
-                "30s",
-                "-s",
-                file.name,
-                url,
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=seconds + 90,
-        ).stdout
-    finally:
-        Path(file.name).unlink()
+    report = wrk_report(url, script, connections, seconds, options=["--timeout", "30s"])
     line = next(line for line in report.splitlines() if line.startswith("RESULT "))
     return json.loads(line.removeprefix("RESULT "))
 
@@ -182,17 +158,7 @@ async def main(seconds: int, levels: list[int]) -> None:
                         raise TimeoutError(f"port {port} not ready")
                     await asyncio.sleep(0.2)
             gateway = f"http://127.0.0.1:{ports['gateway']}"
-            email = f"bench-{uuid.uuid4().hex[:8]}@example.com"
-            async with httpx.AsyncClient(base_url=gateway, timeout=30) as client:
-                registered = await client.post(
-                    "/api/v1/auth/register",
-                    json={"email": email, "password": PASSWORD, "full_name": "Bench"},
-                )
-                registered.raise_for_status()
-                issued = await client.post(
-                    "/api/v1/auth/token", json={"email": email, "password": PASSWORD}
-                )
-                token = issued.json()["access_token"]
+            token = await bench_token(gateway)
             rows = []
             print(
                 f"{'conn':>5} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} "

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
+import httpx
 import nats
 from sqlalchemy.engine import make_url
 
@@ -50,3 +51,19 @@ async def bench_environment(migrate: tuple[str, ...] = ()) -> AsyncIterator[dict
         await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
         await admin.close()
         infra.stop()
+
+
+BENCH_PASSWORD = "Bench-Password-2026"
+
+
+async def bench_token(gateway: str) -> str:
+    """Register a fresh bench user at `gateway`; return its access token."""
+    email = f"bench-{uuid.uuid4().hex[:8]}@example.com"
+    async with httpx.AsyncClient(base_url=gateway, timeout=30) as client:
+        account = {"email": email, "password": BENCH_PASSWORD, "full_name": "Bench"}
+        (await client.post("/api/v1/auth/register", json=account)).raise_for_status()
+        issued = await client.post(
+            "/api/v1/auth/token", json={"email": email, "password": BENCH_PASSWORD}
+        )
+        issued.raise_for_status()
+    return issued.json()["access_token"]

@@ -59,27 +59,7 @@ def run_wrk(
 ) -> LoadResult:
     for name, value in headers.items():
         lines.append(f'wrk.headers["{name}"] = "{value}"')
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write("\n".join(lines) + "\n")
-    try:
-        report = subprocess.run(
-            [
-                "wrk",
-                f"-t{threads}",
-                f"-c{connections}",
-                f"-d{seconds}s",
-                "--latency",
-                "-s",
-                script.name,
-                url,
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=seconds + 60,
-        ).stdout
-    finally:
-        Path(script.name).unlink()
+    report = wrk_report(url, "\n".join(lines) + "\n", connections, seconds, threads, ["--latency"])
     percentiles = dict(re.findall(r"^\s+(\d+)%\s+([\d.]+(?:us|ms|s))", report, re.MULTILINE))
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", report)
     errors = re.search(
@@ -93,3 +73,35 @@ def run_wrk(
         non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
         errors=sum(int(n) for n in errors.groups()) if errors else 0,
     )
+
+
+def wrk_report(
+    url: str,
+    script: str,
+    connections: int,
+    seconds: int,
+    threads: int = 1,
+    options: list[str] | None = None,
+) -> str:
+    """Run wrk with a Lua `script` in its own process; return its report."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as file:
+        file.write(script)
+    try:
+        return subprocess.run(
+            [
+                "wrk",
+                f"-t{threads}",
+                f"-c{connections}",
+                f"-d{seconds}s",
+                *(options or []),
+                "-s",
+                file.name,
+                url,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=seconds + 90,
+        ).stdout
+    finally:
+        Path(file.name).unlink()
