@@ -24,7 +24,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from nats.errors import ConnectionClosedError, NoRespondersError, OutboundBufferLimitError
-from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import PubAck
 from nats.js.errors import NoStreamResponseError
@@ -46,8 +45,7 @@ TRANSIENT = (
     UnconfirmedPublishError,
     NoStreamResponseError,
     NoRespondersError,
-    NatsTimeoutError,
-    TimeoutError,
+    TimeoutError,  # nats-py's own timeout is a subclass
     ConnectionClosedError,
     OutboundBufferLimitError,
 )

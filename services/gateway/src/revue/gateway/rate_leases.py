@@ -74,6 +74,7 @@ class LeasedRateLimiter:
         already waiting for it; this caller gets its first token."""
         rate = lease.arrivals / max(now - lease.since, self.horizon)
         lease.arrivals, lease.since = 0, now
+        lease.tokens = 0  # what is left of a lapsed lease is not handed out
         demand = max(math.ceil(rate * self.horizon), lease.waiting + 1)
         size = max(1, min(self.max_lease, policy.burst, demand))
         lease.refill = asyncio.get_running_loop().create_future()
@@ -85,7 +86,7 @@ class LeasedRateLimiter:
             if decision.allowed:
                 lease.tokens, lease.granted = size - 1, decision
                 lease.expires = time.monotonic() + 2 * self.horizon
-            return replace(decision, remaining=decision.remaining + max(0, lease.tokens))
+            return replace(decision, remaining=decision.remaining + lease.tokens)
         finally:
             lease.refill.set_result(None)
             lease.refill = None

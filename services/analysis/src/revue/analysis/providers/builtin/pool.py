@@ -54,9 +54,9 @@ def _watch(service_pid: int) -> None:
 
 def _alive(pid: int) -> bool:
     try:
-        os.kill(pid, 0)
+        os.kill(pid, 0)  # PermissionError would still mean it exists
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
+        pass
     return True
