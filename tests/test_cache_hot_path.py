@@ -1,6 +1,9 @@
 """The cache in the request path: the gateway answers repeats without NATS."""
 
 from gateway_with_analysis import login, running
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
 from prometheus_client import REGISTRY
 
 from revue.common.testing.waiting import wait_until
@@ -137,3 +140,70 @@ async def test_the_lane_enforces_the_rate_limit(make_settings, database_url):
         assert refused.json()["code"] == "rate_limited"
         assert int(refused.headers["retry-after"]) >= 1
         assert lane() == before + 2  # the two hits before the limit was reached
+
+
+# Findings enough to make the cached answer larger than the compression threshold.
+NOISY = "".join(f"def f{n}(x):\n    return eval(x)\n\n" for n in range(30))
+
+
+async def test_the_lane_does_what_the_middleware_does_for_its_answers(
+    make_settings, database_url
+):
+    async with running(make_settings, database_url) as client:
+        app = client._transport.app
+        exporter = InMemorySpanExporter()
+        app.state.runtime.tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
+        user = await login(client)
+        body = {"code": NOISY, "language": "python"}
+        first = await client.post(ANALYZE, json=body, headers=user)
+        assert len(first.content) > 1000, "the answer must be worth compressing"
+        before, requests = lane(), app.http_metrics.requests
+        counted = requests.labels("POST", ANALYZE, "200")._value.get()
+        trace_id, parent_id = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+        hit = await client.post(
+            ANALYZE,
+            json=body,
+            headers={
+                **user,
+                "Accept-Encoding": "gzip",
+                "X-Request-ID": "client-chosen-id",
+                "traceparent": f"00-{trace_id}-{parent_id}-01",
+            },
+        )
+        assert lane() == before + 1
+        assert hit.headers["content-encoding"] == "gzip"
+        assert "accept-encoding" in hit.headers["vary"].lower()
+        assert hit.json()["result"] == first.json()["result"]  # httpx decodes gzip
+        assert hit.headers["x-request-id"] == "client-chosen-id"
+        assert hit.headers["content-security-policy"].startswith("default-src 'none'")
+        assert requests.labels("POST", ANALYZE, "200")._value.get() == counted + 1
+        server = [s for s in exporter.get_finished_spans() if s.kind == SpanKind.SERVER][-1]
+        assert server.name == "POST /api/v1/analyze"
+        assert format(server.context.trace_id, "032x") == trace_id
+        assert format(server.parent.span_id, "016x") == parent_id
+        assert server.attributes["http.route"] == ANALYZE
+        assert server.attributes["http.response.status_code"] == 200
+        plain = await client.post(
+            ANALYZE, json=body, headers={**user, "Accept-Encoding": "identity"}
+        )
+        assert "content-encoding" not in plain.headers
+        assert len(plain.headers["x-request-id"]) == 32  # one of ours
+
+
+async def test_cors_and_oversized_requests_are_left_to_the_full_app(make_settings, database_url):
+    overrides = {"cors_origins": ["https://app.example.com"], "max_body_bytes": 2048}
+    async with running(make_settings, database_url, gateway_overrides=overrides) as client:
+        user = await login(client)
+        body = {"code": CODE, "language": "python"}
+        await client.post(ANALYZE, json=body, headers=user)
+        before = lane()
+        browser = await client.post(
+            ANALYZE, json=body, headers={**user, "Origin": "https://app.example.com"}
+        )
+        assert browser.status_code == 200
+        assert browser.headers["access-control-allow-origin"] == "https://app.example.com"
+        too_big = await client.post(
+            ANALYZE, json={**body, "code": "x = 1\n" * 1000}, headers=user
+        )
+        assert too_big.status_code == 413
+        assert lane() == before  # both answered by the full app

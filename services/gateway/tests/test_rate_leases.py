@@ -64,7 +64,25 @@ async def test_a_client_sending_one_request_at_a_time_is_limited_exactly(exact):
     decisions = [await leased.check(policy, "steady") for _ in range(8)]
     assert [d.allowed for d in decisions] == [True] * 5 + [False] * 3
     assert [d.remaining for d in decisions[:5]] == [4, 3, 2, 1, 0]
-    assert exact.calls == 8  # one token each: no lease for a client this slow
+
+
+async def test_a_fast_sequential_client_is_leased_blocks(exact):
+    leased = LeasedRateLimiter(exact, max_lease=32, horizon=0.05)
+    policy = Policy("default", per_minute=6_000_000, burst=100_000)
+    decisions = [await leased.check(policy, "sequential") for _ in range(500)]
+    assert all(decision.allowed for decision in decisions)
+    # One request at a time, each right after the last: no request ever waits
+    # for a refill, so only the client's rate can size the lease.
+    assert exact.calls <= 500 / 8, f"{exact.calls} Redis calls for 500 sequential requests"
+
+
+async def test_a_client_slower_than_the_horizon_takes_one_token_a_call(exact):
+    leased = LeasedRateLimiter(exact, max_lease=32, horizon=0.02)
+    policy = Policy("default", per_minute=600_000, burst=10_000)
+    for _ in range(5):
+        assert (await leased.check(policy, "slow")).allowed
+        await asyncio.sleep(0.05)  # the client's own pace: one request every 2.5 horizons
+    assert exact.calls == 5
 
 
 async def test_max_lease_one_asks_redis_every_time(exact):

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from typing import Any
 
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -52,6 +53,27 @@ class HttpMetrics:
         self.in_progress = Gauge(
             "http_requests_in_progress", "HTTP requests being served", registry=registry
         )
+        # Labelled children, looked up once per label set instead of on every request.
+        self._counted: dict[tuple[str, str, int], Any] = {}
+        self._timed: dict[tuple[str, str], Any] = {}
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        counted = self._counted.get((method, route, status))
+        if counted is None:
+            counted = self._counted[(method, route, status)] = self.requests.labels(
+                method, route, str(status)
+            )
+        timed = self._timed.get((method, route))
+        if timed is None:
+            timed = self._timed[(method, route)] = self.duration.labels(method, route)
+        counted.inc()
+        timed.observe(seconds)
+
+
+def log_request(method: str, path: str, route: str, status: int, seconds: float) -> None:
+    """The access log line of one request (probes and scrapes at debug level)."""
+    log = access_log.debug if path in QUIET_PATHS else access_log.info
+    log("request", method=method, route=route, status=status, duration_ms=round(seconds * 1000, 2))
 
 
 def route_template(scope: Scope) -> str:
@@ -70,13 +92,9 @@ def request_id_of(scope: Scope) -> str:
 class RequestTelemetry:
     """Counts, times and logs each request; gives it a request id echoed in `X-Request-ID`."""
 
-    def __init__(
-        self, app: ASGIApp, metrics: HttpMetrics, unrouted_paths: frozenset[str] = frozenset()
-    ) -> None:
+    def __init__(self, app: ASGIApp, metrics: HttpMetrics) -> None:
         self.app = app
         self.metrics = metrics
-        # Paths a middleware may answer before routing (a fast lane), labelled as themselves.
-        self.unrouted_paths = unrouted_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -105,15 +123,5 @@ class RequestTelemetry:
     def _record(self, scope: Scope, status: int, elapsed: float) -> None:
         method, path = scope["method"], scope["path"]
         route = route_template(scope)
-        if route == "unmatched" and path in self.unrouted_paths:
-            route = path
-        self.metrics.requests.labels(method, route, str(status)).inc()
-        self.metrics.duration.labels(method, route).observe(elapsed)
-        log = access_log.debug if path in QUIET_PATHS else access_log.info
-        log(
-            "request",
-            method=method,
-            route=route,
-            status=status,
-            duration_ms=round(elapsed * 1000, 2),
-        )
+        self.metrics.observe(method, route, status, elapsed)
+        log_request(method, path, route, status, elapsed)

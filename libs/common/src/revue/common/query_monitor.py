@@ -120,19 +120,28 @@ class QueryMonitor:
         self, conn: Any, cursor: Any, statement: str, _: Any, __: Any, executemany: bool
     ) -> None:
         seconds = time.perf_counter() - conn.info.pop(self._started, time.perf_counter())
+        self.observe(conn.info, statement, seconds, getattr(cursor, "rowcount", -1))
+
+    def observe(
+        self, connection_info: dict[Any, Any], statement: str, seconds: float, rows: Any = -1
+    ) -> None:
+        """Account for a statement run outside SQLAlchemy's cursor (COPY through the driver).
+
+        `connection_info` is the pooled connection's `info`: the tables it
+        writes are announced when that connection's transaction commits.
+        """
         self._latency.observe(seconds)
         try:
             shape = shape_ignoring_rows(statement)
         except SqlShapeError:
             shape = None
         if shape is not None and shape.writes:
-            conn.info.setdefault(self._written, set()).update(shape.writes)
+            connection_info.setdefault(self._written, set()).update(shape.writes)
         self._by_kind[shape.kind if shape else "other"].observe(seconds)
         milliseconds = seconds * 1000
         slow = milliseconds >= self.slow_ms
         if not slow and self.sample() >= self.sample_rate:
             return
-        rows = getattr(cursor, "rowcount", -1)
         self._push(
             self._queries,
             QueryExecuted(

@@ -31,6 +31,7 @@ from nats.aio.client import Client
 from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from revue.common.broker import create_broker
 from revue.common.database import PoolStatistics, create_engine, register_pool_metrics
@@ -51,6 +52,30 @@ from revue.common.telemetry import instrument_clients, instrument_engine, setup_
 
 Hook = Callable[[], Awaitable[Any]]
 log = structlog.get_logger("revue.service")
+
+
+class ServiceApp(FastAPI):
+    """A FastAPI app that may put a front door before FastAPI's own request machinery.
+
+    A front door is an ASGI app given `app.handle` (FastAPI's full request
+    path) as its `app`: it answers the requests it is built for, cheaply,
+    and hands every other one on untouched. It then owns, for the requests
+    it answers, what the middleware would have done (metrics, logs, spans,
+    headers): `http_metrics` is there for it.
+    """
+
+    front_door: ASGIApp | None = None
+    http_metrics: HttpMetrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.front_door is not None and scope["type"] == "http":
+            await self.front_door(scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The whole FastAPI path: middleware, routing, dependencies, telemetry."""
+        await super().__call__(scope, receive, send)
 
 
 class ServiceRuntime:
@@ -183,18 +208,16 @@ class ServiceRuntime:
         description: str = "",
         routers: Sequence[APIRouter] = (),
         middleware: Sequence[Middleware] = (),
-        unrouted_paths: frozenset[str] = frozenset(),
         **fastapi_options: Any,
-    ) -> FastAPI:
+    ) -> ServiceApp:
         """The service's FastAPI app: its routers, observability routes, middleware.
 
         `middleware` runs outermost first, inside request telemetry, which
         counts and logs every request, including the ones a middleware answers.
         """
-        telemetry = Middleware(
-            RequestTelemetry, metrics=HttpMetrics(self.registry), unrouted_paths=unrouted_paths
-        )
-        app = FastAPI(
+        http_metrics = HttpMetrics(self.registry)
+        telemetry = Middleware(RequestTelemetry, metrics=http_metrics)
+        app = ServiceApp(
             title=title,
             description=description,
             version=self.settings.service_version,
@@ -209,6 +232,7 @@ class ServiceRuntime:
         for router in routers:
             app.include_router(router)
         app.state.runtime = self
+        app.http_metrics = http_metrics
         return app
 
 

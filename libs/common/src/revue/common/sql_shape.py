@@ -113,6 +113,10 @@ class _Facts(visitors.Visitor):
         for relation in node.relations or ():
             self._written(relation)
 
+    def visit_CopyStmt(self, _: object, node: ast.CopyStmt) -> None:
+        if node.is_from:  # COPY ... FROM loads rows into the table; COPY ... TO only reads it
+            self._written(node.relation)
+
     def visit_FuncCall(self, _: object, node: ast.FuncCall) -> None:
         self.functions.add(node.funcname[-1].sval.lower())
 

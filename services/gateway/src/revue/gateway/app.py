@@ -5,7 +5,6 @@ from __future__ import annotations
 import secrets
 
 import structlog
-from fastapi import FastAPI
 from fastapi.middleware import Middleware
 from fastapi.middleware.cors import CORSMiddleware
 from starlette_compress import CompressMiddleware
@@ -13,11 +12,10 @@ from starlette_compress import CompressMiddleware
 from revue.common.cache import CacheConfig
 from revue.common.cache.config import namespace_for
 from revue.common.cache.fanout import shared_cache
-from revue.common.service import ServiceRuntime, serve
+from revue.common.service import ServiceApp, ServiceRuntime, serve
 from revue.gateway.analysis_client import AnalysisClient
 from revue.gateway.context import Gateway
 from revue.gateway.errors import install_error_handlers
-from revue.gateway.hot_path import PATH as CACHED_LANE_PATH
 from revue.gateway.hot_path import CachedAnalyzeLane
 from revue.gateway.job_status import JobStatusConsumer
 from revue.gateway.job_store import JobStore
@@ -50,12 +48,12 @@ def jwt_secret(settings: GatewaySettings) -> str:
 
 def create_app(
     settings: GatewaySettings | None = None, *, configure_process: bool = True
-) -> FastAPI:
+) -> ServiceApp:
     settings = settings or GatewaySettings()
     runtime = ServiceRuntime(settings, configure_process=configure_process)
     redis = runtime.use_redis()
     db = runtime.use_database()
-    jobs = JobStore(db)
+    jobs = JobStore(db, runtime.query_monitor)
     result_cache = shared_cache(
         runtime.broker,
         runtime.topology,
@@ -136,7 +134,10 @@ def create_app(
             query_optimizer.router,
         ],
         middleware=gateway_middleware(settings, context),
-        unrouted_paths=frozenset({CACHED_LANE_PATH}),
+    )
+    # Cache hits of POST /analyze are answered before FastAPI's request machinery.
+    app.front_door = CachedAnalyzeLane(
+        app.handle, context, app.http_metrics, runtime.tracer_provider.get_tracer("revue.gateway")
     )
     app.state.gateway = context
     app.state.job_status = status
@@ -145,7 +146,7 @@ def create_app(
 
 
 def gateway_middleware(settings: GatewaySettings, context: Gateway) -> list[Middleware]:
-    """Outermost first: limits and headers apply to every answer, the lane's too."""
+    """Outermost first: limits and headers apply to every answer FastAPI gives."""
     cors = [
         Middleware(
             CORSMiddleware,
@@ -174,8 +175,6 @@ def gateway_middleware(settings: GatewaySettings, context: Gateway) -> list[Midd
         Middleware(ResponseHeaders),
         *(cors if settings.cors_origins else []),
         Middleware(CompressMiddleware, minimum_size=settings.compression_minimum_size),
-        # Innermost: cache hits of POST /analyze skip FastAPI's request machinery.
-        Middleware(CachedAnalyzeLane, context=context),
     ]
 
 

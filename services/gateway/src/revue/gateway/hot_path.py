@@ -1,161 +1,255 @@
-"""The cache-hit lane of `POST /api/v1/analyze`: answered without FastAPI's request machinery.
+"""The cache-hit lane of `POST /api/v1/analyze`: the gateway app's front door.
 
 Most synchronous analyses of a busy suite are repeats, answered from this
-process's L1 cache. For those, FastAPI's per-request work (building a
-Request, solving the dependency graph, validating the response model twice)
-costs several times the answer itself (see bench/RESULTS.md). This lane
-answers them directly: verified bearer token -> validated body -> L1 hit ->
-rate limit -> response, recorded like any other synchronous result.
+process's L1 cache. For those, FastAPI's per-request machinery (its native
+telemetry, the middleware chain, routing, dependency solving, response
+validation) costs several times the answer itself (bench/RESULTS.md). This
+lane sits before all of it (`ServiceApp.front_door`) and answers a hit
+directly: verified bearer token -> validated body -> L1 hit -> rate limit ->
+response, recorded like any other synchronous result.
 
-It handles the hit only. Anything else (no or unverifiable credentials, an
-API key, a body that does not validate, a cache miss) goes to the full
-application with the body replayed untouched, so errors, the NATS path and
-every other behaviour keep exactly one implementation. It sits inside the
-gateway's own middleware, so body limits, security and rate-limit headers,
-CORS and compression apply to its answers as to any other.
+It answers hits only. Anything else (no or unverifiable credentials, an API
+key, a CORS request, a body that does not validate or is too large, a cache
+miss) goes to the full application with the body replayed untouched, so
+errors, the NATS path and every other behaviour keep exactly one
+implementation. For the requests it answers, the lane does in one place what
+the middleware does for the rest, with the same names and values: the
+server span, request id, HTTP metrics and access log, security and rate-limit
+headers, and compression (through the same compression middleware).
 """
 
 from __future__ import annotations
 
+import time
+from collections import deque
 from datetime import UTC, datetime
 from typing import Any
+from uuid import uuid4
 
 import orjson
+import structlog
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
+from opentelemetry.trace import SpanKind, StatusCode
 from prometheus_client import Counter
 from pydantic import ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette_compress import CompressMiddleware
 
+from revue.common.http_telemetry import HttpMetrics, log_request, request_id_of
 from revue.gateway.context import Gateway
 from revue.gateway.errors import error_body, validation_success_total
-from revue.gateway.middleware import send_json, send_payload
+from revue.gateway.job_store import request_hash
+from revue.gateway.middleware import API_HEADERS, rate_limit_headers, send_payload
 from revue.gateway.principal import Principal, principal_from_token
-from revue.gateway.routes.analyses import cache_key, job_row, to_run
+from revue.gateway.routes.analyses import key_for
 from revue.gateway.security import InvalidTokenError
 from revue.gateway.validation import CodeAnalysisRequest
 
 PATH = "/api/v1/analyze"
+METHOD = "POST"
+SPAN_NAME = f"{METHOD} {PATH}"  # what FastAPI names the route's server span
+ANSWER = "revue.answer"  # scope key: the prepared response, for the compression pass
 lane_answers_total = Counter(
     "gateway_cache_lane_answers_total",
     "POST /analyze cache hits answered in the lane, without FastAPI's request machinery",
 )
 
 
+async def send_prepared(scope: Scope, receive: Receive, send: Send) -> None:
+    """The ASGI app behind the lane's compression pass: sends the prepared answer."""
+    status, headers, payload = scope[ANSWER]
+    await send_payload(send, status, payload, headers)
+
+
 class CachedAnalyzeLane:
-    def __init__(self, app: ASGIApp, context: Gateway) -> None:
+    def __init__(
+        self, app: ASGIApp, context: Gateway, metrics: HttpMetrics, tracer: trace.Tracer
+    ) -> None:
         self.app = app
         self.context = context
+        self.metrics = metrics
+        self.tracer = tracer
+        settings = context.settings
+        self.max_body = settings.max_body_bytes
+        self.cors = bool(settings.cors_origins)
+        self.compression_minimum = settings.compression_minimum_size
+        # The gateway's own compression middleware, around an app that sends the lane's answer.
+        self.compress = CompressMiddleware(send_prepared, minimum_size=self.compression_minimum)
+        self.validated = validation_success_total.labels(PATH)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            not (scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == PATH)
-            or not self.context.cache.config.enabled
-        ):
-            await self.app(scope, receive, send)
-            return
-        principal = self._bearer_principal(scope)
+        started, started_ns = time.perf_counter(), time.time_ns()
+        headers = self._lane_headers(scope)
+        principal = self._bearer_principal(headers) if headers is not None else None
         if principal is None:
             await self.app(scope, receive, send)
             return
-        body, complete = await read_body(receive)
-        replay = replaying(body, complete, receive)
-        answer = self._cached_answer(body, principal) if complete else None
+        received, body = await read_body(receive, self.max_body)
+        answer = self._cached_answer(body, principal) if body is not None else None
         if answer is None:
-            await self.app(scope, replay, send)
+            await self.app(scope, replaying(received, receive), send)
             return
-        if not await self._within_rate_limit(scope, send, principal):
-            return
-        row, payload = answer
-        self.context.cache.count_local_hit()
-        lane_answers_total.inc()
-        validation_success_total.labels(PATH).inc()
-        self.context.recorder.record(row)
-        await send_payload(send, 200, payload)
+        span = self.tracer.start_span(
+            SPAN_NAME,
+            context=propagate.extract(headers) if "traceparent" in headers else None,
+            kind=SpanKind.SERVER,
+            start_time=started_ns,
+            attributes={
+                "http.request.method": METHOD,
+                "url.scheme": scope.get("scheme", "http"),
+                "url.path": PATH,
+                "http.route": PATH,
+                "network.protocol.version": scope.get("http_version", "1.1"),
+            },
+        )
+        request_id = request_id_of(scope)
+        bound = structlog.contextvars.bind_contextvars(request_id=request_id)
+        attached = otel_context.attach(trace.set_span_in_context(span))
+        self.metrics.in_progress.inc()
+        status = 500
+        try:
+            status = await self._answer(scope, receive, send, headers, request_id, *answer)
+        finally:
+            self.metrics.in_progress.dec()
+            elapsed = time.perf_counter() - started
+            self.metrics.observe(METHOD, PATH, status, elapsed)
+            log_request(METHOD, PATH, PATH, status, elapsed)
+            span.set_attribute("http.response.status_code", status)
+            if status >= 500:
+                span.set_status(StatusCode.ERROR)
+            otel_context.detach(attached)
+            structlog.contextvars.reset_contextvars(**bound)
+            span.end()
 
-    def _bearer_principal(self, scope: Scope) -> Principal | None:
+    def _lane_headers(self, scope: Scope) -> dict[str, str] | None:
+        """The request's headers when it may be a lane request, else None.
+
+        The first value of each header wins, as in Starlette's `Headers.get`.
+        """
+        if not (
+            scope["method"] == METHOD
+            and scope["path"] == PATH
+            and self.context.cache.config.enabled
+        ):
+            return None
+        headers: dict[str, str] = {}
         for name, value in scope["headers"]:
-            if name == b"x-api-key":
-                return None
-            if name == b"authorization":
-                scheme, _, credential = value.decode("latin-1").partition(" ")
-                if scheme.lower() != "bearer" or credential.startswith("rvk_"):
-                    return None
-                try:
-                    return principal_from_token(self.context.tokens, credential[:4096])
-                except (InvalidTokenError, ValueError):
-                    return None  # the full app answers 401 with its reason
-        return None
+            headers.setdefault(name.decode("latin-1"), value.decode("latin-1"))
+        if "x-api-key" in headers or (self.cors and "origin" in headers):
+            return None
+        declared = headers.get("content-length", "0")
+        if not declared.isdigit() or int(declared) > self.max_body:
+            return None  # the full app answers 400 / 413
+        return headers
 
-    def _cached_answer(
-        self, body: bytes, principal: Principal
-    ) -> tuple[dict[str, Any], bytes] | None:
+    def _bearer_principal(self, headers: dict[str, str]) -> Principal | None:
+        scheme, _, credential = headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not credential or credential.startswith("rvk_"):
+            return None
+        try:
+            return principal_from_token(self.context.tokens, credential[:4096])
+        except (InvalidTokenError, ValueError):
+            return None  # the full app answers 401 with its reason
+
+    def _cached_answer(self, body: bytes, principal: Principal) -> tuple[dict, bytes] | None:
+        """The row to record and the response body for a hit; None on a miss."""
         try:
             request = CodeAnalysisRequest.model_validate_json(body)
         except ValidationError:
             return None  # the full app answers 422 with every field's reason
-        run = to_run(request, principal)
-        key = cache_key(self.context, run)
+        key = key_for(
+            self.context, request.code, request.language, request.rules, request.max_issues
+        )
         raw = self.context.cache.peek_local(key) if key is not None else None
         if raw is None:
             return None
-        row = job_row(run, "sync", request.model_dump(), None)
-        row.update(
-            status="succeeded",
-            result=orjson.loads(raw),
-            error=None,
-            created_at=run.submitted_at,
-            completed_at=datetime.now(UTC),
-        )
+        now = datetime.now(UTC)
+        job_id = uuid4()
+        row = {
+            "id": job_id,
+            "owner_id": principal.user_id,
+            "mode": "sync",
+            "status": "succeeded",
+            "priority": "normal",
+            "language": request.language,
+            "idempotency_key": None,
+            "request_hash": request_hash(request.model_dump()),
+            "result": raw,  # validated JSON, stored as it is
+            "error": None,
+            "created_at": now,
+            "completed_at": now,
+        }
         view = {
-            "id": row["id"],
+            "id": job_id,
             "status": "succeeded",
             "mode": "sync",
-            "priority": row["priority"],
-            "language": row["language"],
-            "created_at": row["created_at"],
-            "completed_at": row["completed_at"],
-            "result": orjson.Fragment(raw),  # stored as validated JSON: sent as is
+            "priority": "normal",
+            "language": request.language,
+            "created_at": now,
+            "completed_at": now,
+            "result": orjson.Fragment(raw),  # sent as it is
             "error": None,
         }
         return row, orjson.dumps(view, option=orjson.OPT_UTC_Z)
 
-    async def _within_rate_limit(self, scope: Scope, send: Send, principal: Principal) -> bool:
+    async def _answer(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        headers: dict[str, str],
+        request_id: str,
+        row: dict[str, Any],
+        payload: bytes,
+    ) -> int:
+        """Rate-limit, record and send the hit (or the 429); returns the status sent."""
         context = self.context
-        if not context.settings.rate_limit_enabled:
-            return True
-        decision = await context.limiter.check(context.policies["default"], str(principal.user_id))
-        scope.setdefault("state", {})["ratelimit_headers"] = decision.headers()
-        if decision.allowed:
-            return True
-        headers = [
-            (name.lower().encode(), value.encode()) for name, value in decision.headers().items()
-        ]
-        await send_json(send, 429, error_body(429, "rate limit 'default' exceeded"), headers)
-        return False
+        status, limits = 200, []
+        if context.settings.rate_limit_enabled:
+            decision = await context.limiter.check(
+                context.policies["default"], str(row["owner_id"])
+            )
+            limits = rate_limit_headers(decision.headers())
+            if not decision.allowed:
+                status = 429
+                payload = orjson.dumps(error_body(429, "rate limit 'default' exceeded"))
+        if status == 200:
+            context.cache.count_local_hit()
+            lane_answers_total.inc()
+            self.validated.inc()
+            context.recorder.record(row)
+        response_headers = [*API_HEADERS, *limits, (b"x-request-id", request_id.encode())]
+        if len(payload) >= self.compression_minimum and "accept-encoding" in headers:
+            scope[ANSWER] = (status, response_headers, payload)
+            await self.compress(scope, receive, send)
+        else:
+            await send_payload(send, status, payload, response_headers)
+        return status
 
 
-async def read_body(receive: Receive) -> tuple[bytes, bool]:
-    """The whole body, and False when the client went away (or the size limit cut it)."""
-    chunks = []
+async def read_body(receive: Receive, limit: int) -> tuple[list[Message], bytes | None]:
+    """The messages received, and the whole body; None when the client went away
+    or the body outgrew `limit` (the full app then answers, from the same messages)."""
+    received: list[Message] = []
+    size = 0
     while True:
         message = await receive()
+        received.append(message)
         if message["type"] != "http.request":
-            return b"".join(chunks), False
-        chunks.append(message.get("body", b""))
+            return received, None
+        size += len(message.get("body", b""))
+        if size > limit:
+            return received, None
         if not message.get("more_body", False):
-            return b"".join(chunks), True
+            return received, b"".join(m.get("body", b"") for m in received)
 
 
-def replaying(body: bytes, complete: bool, receive: Receive) -> Receive:
-    """A receive that hands the already-read body to the next app, then defers to the real one."""
-    delivered = False
+def replaying(received: list[Message], receive: Receive) -> Receive:
+    """A receive that hands the next app what was already read, then defers to the real one."""
+    pending = deque(received)
 
     async def replay() -> Message:
-        nonlocal delivered
-        if delivered:
-            return await receive()
-        delivered = True
-        if not complete:
-            return {"type": "http.disconnect"}
-        return {"type": "http.request", "body": body, "more_body": False}
+        return pending.popleft() if pending else await receive()
 
     return replay

@@ -7,6 +7,8 @@ that turns out larger is cut off at the limit, never buffered whole.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -21,6 +23,12 @@ SECURITY_HEADERS = [
 # The interactive docs load their scripts from a CDN; everything else is JSON.
 API_CSP = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
 DOCS_PATHS = ("/docs", "/redoc")
+API_HEADERS = (*SECURITY_HEADERS, API_CSP)
+
+
+def rate_limit_headers(limits: Mapping[str, str]) -> list[tuple[bytes, bytes]]:
+    """`RateLimit-Policy`, `RateLimit` (and `Retry-After`) as raw ASGI headers."""
+    return [(name.lower().encode(), value.encode()) for name, value in limits.items()]
 
 
 async def send_json(send: Send, status: int, body: dict, headers: list | None = None) -> None:
@@ -116,9 +124,9 @@ class ResponseHeaders:
                     headers.append(API_CSP)
                 limits = scope.get("state", {}).get("ratelimit_headers") or {}
                 present = {name.lower() for name, _ in headers}
-                for name, value in limits.items():
-                    if name.lower().encode() not in present:
-                        headers.append((name.lower().encode(), value.encode()))
+                for name, value in rate_limit_headers(limits):
+                    if name not in present:
+                        headers.append((name, value))
                 message["headers"] = headers
             await send(message)
 

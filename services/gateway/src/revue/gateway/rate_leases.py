@@ -13,7 +13,9 @@ was taken in Redis first. When a lease of n cannot be had, the gateway asks
 for one token, so a client at its limit is refused exactly as before. What
 is given up: tokens leased by one gateway and not yet used count against the
 client on the others, and a lease not used within `2 x horizon` lapses, so a
-client whose rate drops suddenly may lose up to `max_lease - 1` tokens. One
+client whose rate drops suddenly may lose up to `max_lease - 1` tokens. A
+lease is never more than a sixteenth of the policy's burst, so a policy with a
+burst under 32 is enforced token by token. One
 refill per key is in flight at a time; requests arriving meanwhile wait for
 it instead of going to Redis themselves.
 """
@@ -28,6 +30,9 @@ from dataclasses import dataclass, field, replace
 from revue.gateway.ratelimit import Decision, Policy, RateLimiter
 
 MAX_KEYS = 10_000  # leases kept per gateway; lapsed ones go first
+# A lease is at most this fraction of the burst: what one gateway holds unused
+# then costs a client on the others little, and small limits stay exact.
+BURST_SHARE = 16
 
 
 @dataclass
@@ -72,11 +77,17 @@ class LeasedRateLimiter:
     async def _refill(self, lease: _Lease, policy: Policy, identity: str, now: float) -> Decision:
         """Take a lease sized to the client's recent rate, and at least to the requests
         already waiting for it; this caller gets its first token."""
-        rate = lease.arrivals / max(now - lease.since, self.horizon)
-        lease.arrivals, lease.since = 0, now
+        elapsed = now - lease.since
+        rate = lease.arrivals / max(elapsed, self.horizon)
+        if elapsed >= self.horizon:
+            # A fresh window once the old one covers a horizon. Restarting it at
+            # every refill would measure one arrival per refill for ever, and a
+            # client sending one request at a time, however fast, would never
+            # be leased more than one token.
+            lease.arrivals, lease.since = 0, now
         lease.tokens = 0  # what is left of a lapsed lease is not handed out
         demand = max(math.ceil(rate * self.horizon), lease.waiting + 1)
-        size = max(1, min(self.max_lease, policy.burst, demand))
+        size = max(1, min(self.max_lease, policy.burst // BURST_SHARE, demand))
         lease.refill = asyncio.get_running_loop().create_future()
         try:
             decision = await self.limiter.check(policy, identity, size)

@@ -25,7 +25,7 @@ class ResultRecorder:
     def __init__(self, jobs: JobStore, written: Written | None = None) -> None:
         self.jobs = jobs
         self.written = written
-        self.writer: BatchProcessor[dict[str, Any], bool] = BatchProcessor(
+        self.writer: BatchProcessor[dict[str, Any], None] = BatchProcessor(
             self._write,
             BatchConfig(
                 max_batch_size=512,
@@ -42,16 +42,16 @@ class ResultRecorder:
     async def stop(self, timeout: float) -> None:
         await self.writer.stop(timeout)
 
-    async def _write(self, rows: list[dict[str, Any]]) -> list[bool]:
-        created = await self.jobs.create_many(rows)
+    async def _write(self, rows: list[dict[str, Any]]) -> list[None]:
+        await self.jobs.create_many(rows)
         if self.written is not None:
             await self.written(rows)
-        return created
+        return [None] * len(rows)
 
     def record(self, row: dict[str, Any]) -> None:
         self.writer.submit(row).add_done_callback(_log_failure)
 
 
-def _log_failure(future: asyncio.Future[bool]) -> None:
+def _log_failure(future: asyncio.Future[None]) -> None:
     if not future.cancelled() and future.exception() is not None:
         log.error("could not record a synchronous result", error=repr(future.exception()))

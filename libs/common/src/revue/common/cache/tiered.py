@@ -37,6 +37,7 @@ cache_hits_total = Counter("cache_hits_total", "Cache hits", ["tier"])
 cache_misses_total = Counter("cache_misses_total", "Cache misses (both tiers)")
 ai_cache_hit_rate = Gauge("ai_cache_hit_rate", "Share of cache reads answered from L1 or L2")
 ai_calls_saved_total = Counter("ai_calls_saved_total", "AI provider calls avoided by the cache")
+HITS_BY_TIER = {tier: cache_hits_total.labels(tier) for tier in ("l1", "l2")}
 
 Announce = Callable[[InvalidateCache], Awaitable[None]]
 
@@ -205,7 +206,7 @@ class AIResultCache:
 
     def _hit(self, tier: str) -> None:
         self.hits += 1
-        cache_hits_total.labels(tier).inc()
+        HITS_BY_TIER[tier].inc()
         ai_calls_saved_total.inc()
         ai_cache_hit_rate.set(self.hits / (self.hits + self.misses))
 

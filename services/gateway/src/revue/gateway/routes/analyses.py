@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Annotated, Any
 from uuid import UUID, uuid4
 
@@ -81,14 +82,21 @@ def job_row(run: RunAnalysis, mode: str, body: dict[str, Any], key: str | None) 
 
 
 def cache_key(context: Gateway, run: RunAnalysis) -> str | None:
+    return key_for(context, run.code, run.language, run.rules, run.max_issues)
+
+
+def key_for(
+    context: Gateway, code: str, language: str, rules: Iterable[str], max_issues: int
+) -> str | None:
+    """The result cache key of a request, or None while it cannot be known."""
     analyzer = context.analyzer
     if analyzer is None or not context.cache.config.enabled:
         return None  # no analyzer seen yet: its version is part of the key
     return CacheKeyGenerator.generate_analysis_key(
-        run.code,
-        run.language,
-        run.rules,
-        max_issues=run.max_issues,
+        code,
+        language,
+        rules,
+        max_issues=max_issues,
         provider=analyzer.provider,
         model=analyzer.model,
         analyzer_version=analyzer.version,
