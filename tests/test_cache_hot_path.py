@@ -146,9 +146,7 @@ async def test_the_lane_enforces_the_rate_limit(make_settings, database_url):
 NOISY = "".join(f"def f{n}(x):\n    return eval(x)\n\n" for n in range(30))
 
 
-async def test_the_lane_does_what_the_middleware_does_for_its_answers(
-    make_settings, database_url
-):
+async def test_the_lane_does_what_the_middleware_does_for_its_answers(make_settings, database_url):
     async with running(make_settings, database_url) as client:
         app = client._transport.app
         exporter = InMemorySpanExporter()
@@ -202,8 +200,6 @@ async def test_cors_and_oversized_requests_are_left_to_the_full_app(make_setting
         )
         assert browser.status_code == 200
         assert browser.headers["access-control-allow-origin"] == "https://app.example.com"
-        too_big = await client.post(
-            ANALYZE, json={**body, "code": "x = 1\n" * 1000}, headers=user
-        )
+        too_big = await client.post(ANALYZE, json={**body, "code": "x = 1\n" * 1000}, headers=user)
         assert too_big.status_code == 413
         assert lane() == before  # both answered by the full app

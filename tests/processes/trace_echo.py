@@ -8,6 +8,8 @@ import asyncio
 import sys
 
 from opentelemetry import trace
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client import CollectorRegistry
 
 from revue.common.broker import create_broker
@@ -19,6 +21,8 @@ from revue.common.telemetry import setup_tracing
 async def main(nats_url: str, subject: str, report_subject: str) -> None:
     settings = ServiceSettings(nats_url=nats_url, otel_service_name="trace-echo")
     provider = setup_tracing(settings, set_global=False)
+    # Spans are recorded once something receives them; this process reads its own.
+    provider.add_span_processor(SimpleSpanProcessor(InMemorySpanExporter()))
     broker = create_broker(settings, registry=CollectorRegistry(), tracer_provider=provider)
     done = asyncio.Event()
 

@@ -3,13 +3,18 @@
 import asyncio
 import contextlib
 import uuid
+from datetime import UTC, datetime
 
 import httpx
 import pytest
+from sqlalchemy import insert
 
 from revue.common import migrations
+from revue.common.database import create_engine
+from revue.common.settings import ServiceSettings
 from revue.gateway.app import create_app
 from revue.gateway.settings import GatewaySettings
+from revue.gateway.tables import users
 
 PASSWORD = "Correct-Horse-Battery-9"
 SECRET = "test-secret-" + "x" * 40
@@ -75,3 +80,41 @@ async def register(client: httpx.AsyncClient, email: str | None = None) -> dict[
 @pytest.fixture
 async def user(client):
     return await register(client)
+
+
+@pytest.fixture
+async def engine(gateway_database):
+    engine = create_engine(ServiceSettings(database_url=gateway_database))
+    yield engine
+    await engine.dispose()
+
+
+async def new_user(engine) -> uuid.UUID:
+    async with engine.begin() as connection:
+        return (
+            await connection.execute(
+                insert(users)
+                .values(
+                    email=f"{uuid.uuid4().hex[:8]}@example.com", password_hash="x", full_name="T"
+                )
+                .returning(users.c.id)
+            )
+        ).scalar_one()
+
+
+def finished(owner: uuid.UUID, result) -> dict:
+    now = datetime.now(UTC)
+    return {
+        "id": uuid.uuid4(),
+        "owner_id": owner,
+        "mode": "sync",
+        "status": "succeeded",
+        "priority": "normal",
+        "language": "python",
+        "idempotency_key": None,
+        "request_hash": "0" * 64,
+        "result": result,
+        "error": None,
+        "created_at": now,
+        "completed_at": now,
+    }

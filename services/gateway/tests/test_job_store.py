@@ -1,56 +1,16 @@
 """Group commits of synchronous results: COPY into `jobs`, seen by the query monitor."""
 
 import uuid
-from datetime import UTC, datetime
 
 import asyncpg
 import orjson
 import pytest
-from sqlalchemy import insert
 
-from revue.common.database import asyncpg_dsn, create_engine
+from revue.common.database import asyncpg_dsn
 from revue.common.query_monitor import QueryMonitor
-from revue.common.settings import ServiceSettings
 from revue.gateway.job_store import JobStore
-from revue.gateway.tables import users
 
-
-@pytest.fixture
-async def engine(gateway_database):
-    engine = create_engine(ServiceSettings(database_url=gateway_database))
-    yield engine
-    await engine.dispose()
-
-
-async def new_user(engine) -> uuid.UUID:
-    async with engine.begin() as connection:
-        return (
-            await connection.execute(
-                insert(users)
-                .values(
-                    email=f"{uuid.uuid4().hex[:8]}@example.com", password_hash="x", full_name="T"
-                )
-                .returning(users.c.id)
-            )
-        ).scalar_one()
-
-
-def finished(owner: uuid.UUID, result) -> dict:
-    now = datetime.now(UTC)
-    return {
-        "id": uuid.uuid4(),
-        "owner_id": owner,
-        "mode": "sync",
-        "status": "succeeded",
-        "priority": "normal",
-        "language": "python",
-        "idempotency_key": None,
-        "request_hash": "0" * 64,
-        "result": result,
-        "error": None,
-        "created_at": now,
-        "completed_at": now,
-    }
+from .conftest import finished, new_user
 
 
 async def test_rows_are_copied_with_results_given_as_json_bytes_or_objects(

@@ -9,6 +9,7 @@ changes: old entries then simply stop being read.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -27,6 +28,28 @@ def params_hash(params: Mapping[str, Any]) -> str:
     return _digest(orjson.dumps(params, option=orjson.OPT_SORT_KEYS), 16)
 
 
+@functools.lru_cache(maxsize=1024)
+def _analysis_params_hash(
+    language: str,
+    rules: tuple[str, ...],
+    max_issues: int,
+    provider: str,
+    model: str | None,
+    analyzer_version: str,
+) -> str:
+    """Memoised: a suite sees a handful of parameter sets and hashes them on every request."""
+    return params_hash(
+        {
+            "language": language,
+            "rules": list(rules),
+            "max_issues": max_issues,
+            "provider": provider,
+            "model": model,
+            "analyzer_version": analyzer_version,
+        }
+    )
+
+
 class CacheKeyGenerator:
     @staticmethod
     def generate_analysis_key(
@@ -39,15 +62,10 @@ class CacheKeyGenerator:
         model: str | None = None,
         analyzer_version: str = "",
     ) -> str:
-        params = {
-            "language": language,
-            "rules": sorted(set(rules)),
-            "max_issues": max_issues,
-            "provider": provider,
-            "model": model,
-            "analyzer_version": analyzer_version,
-        }
-        return f"ai:analysis:v{KEY_VERSION}:{_digest(code.encode())}:{params_hash(params)}"
+        parameters = _analysis_params_hash(
+            language, tuple(sorted(set(rules))), max_issues, provider, model, analyzer_version
+        )
+        return f"ai:analysis:v{KEY_VERSION}:{_digest(code.encode())}:{parameters}"
 
     @staticmethod
     def generate_key(kind: str, content: str | bytes, params: Mapping[str, Any]) -> str:

@@ -16,6 +16,7 @@ so in-flight work always finishes against live connections.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -52,6 +53,26 @@ from revue.common.telemetry import instrument_clients, instrument_engine, setup_
 
 Hook = Callable[[], Awaitable[Any]]
 log = structlog.get_logger("revue.service")
+
+
+# Young-generation collections every 50,000 allocations instead of 700: a
+# request allocates a few hundred objects, nearly all freed by reference
+# counting as it ends, so frequent young collections mostly find nothing.
+GC_THRESHOLDS = (50_000, 20, 100)
+
+
+def freeze_startup_objects() -> None:
+    """Keep what start-up built (routes, schemas, models, clients) out of garbage collection.
+
+    A full collection walks every tracked object: over the ~200,000 a
+    service holds after start-up it took ~100 ms here, a pause every
+    request in flight waits out (it showed as the p99). Frozen objects are
+    never scanned, and those that start-up made are meant to live as long as
+    the process.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 class ServiceApp(FastAPI):
@@ -91,6 +112,7 @@ class ServiceRuntime:
         """`configure_process=False` leaves global logging and tracing alone (tests)."""
         self.settings = settings
         self.name = settings.otel_service_name
+        self.configure_process = configure_process
         if configure_process:
             configure_logging(self.name, settings.log_level, settings.log_format)
         self.registry = CollectorRegistry()
@@ -189,6 +211,8 @@ class ServiceRuntime:
             await self.broker.start()
             # Started means the server already routes to our subscriptions.
             await self.nats.flush(timeout=self.settings.readiness_timeout)
+            if self.configure_process:
+                freeze_startup_objects()
             for hook in reversed(self._stopping):
                 stack.push_async_callback(hook)
             stack.push_async_callback(self._stop_subscribers)

@@ -49,6 +49,8 @@ from revue.gateway.validation import CodeAnalysisRequest
 PATH = "/api/v1/analyze"
 METHOD = "POST"
 SPAN_NAME = f"{METHOD} {PATH}"  # what FastAPI names the route's server span
+# The attributes FastAPI puts on a route's server span that say which route it is.
+SPAN_ATTRIBUTES = {"http.request.method": METHOD, "url.path": PATH, "http.route": PATH}
 ANSWER = "revue.answer"  # scope key: the prepared response, for the compression pass
 lane_answers_total = Counter(
     "gateway_cache_lane_answers_total",
@@ -95,13 +97,7 @@ class CachedAnalyzeLane:
             context=propagate.extract(headers) if "traceparent" in headers else None,
             kind=SpanKind.SERVER,
             start_time=started_ns,
-            attributes={
-                "http.request.method": METHOD,
-                "url.scheme": scope.get("scheme", "http"),
-                "url.path": PATH,
-                "http.route": PATH,
-                "network.protocol.version": scope.get("http_version", "1.1"),
-            },
+            attributes=SPAN_ATTRIBUTES,
         )
         request_id = request_id_of(scope)
         bound = structlog.contextvars.bind_contextvars(request_id=request_id)
