@@ -52,9 +52,7 @@ async def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     async with bench_environment(migrate=("revue.gateway", "revue.analysis")) as env:
-        cached_port, bus_port, analysis_port, bare_port, raw_port = (
-            free_port() for _ in range(5)
-        )
+        cached_port, bus_port, analysis_port, bare_port, raw_port = (free_port() for _ in range(5))
         env = {
             **env,
             "ANALYSIS_PORT": str(analysis_port),

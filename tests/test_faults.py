@@ -218,7 +218,7 @@ async def completed_events(nats_url: str, namespace: str) -> Counter:
         stream = topology.stream("ANALYSIS_EVENTS")
         info = await js.stream_info(stream)
         subscription = await js.subscribe(
-            topology.subject(subjects.ANALYSIS_COMPLETED), stream=stream, ordered_consumer=True
+            topology.subject(subjects.ANALYSIS_COMPLETED_ANY), stream=stream, ordered_consumer=True
         )
         counts: Counter = Counter()
         for _ in range(info.state.messages):

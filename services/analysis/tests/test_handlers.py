@@ -59,7 +59,7 @@ async def test_a_request_gets_findings_and_the_outcome_is_recorded_and_announced
         assert row.status == "succeeded"
         assert row.findings_count == len(answer["result"]["findings"])
         last = await nc.jetstream().get_last_msg(
-            topology.stream("ANALYSIS_EVENTS"), topology.subject("analysis.completed")
+            topology.stream("ANALYSIS_EVENTS"), topology.subject("analysis.completed.sync")
         )
         completed = AnalysisCompleted.model_validate_json(last.data)
         assert completed.job_id == request.job_id

@@ -69,7 +69,7 @@ async def test_sigkilled_worker_job_is_redelivered_and_completes_once(
         events = topology.stream("ANALYSIS_EVENTS")
         await wait_until(lambda: _is(_messages(js, events), 1), timeout=10)
         completed = AnalysisCompleted.model_validate_json(
-            (await js.get_last_msg(events, topology.subject("analysis.completed"))).data
+            (await js.get_last_msg(events, topology.subject("analysis.completed.job"))).data
         )
         assert completed.job_id == job.job_id
         assert completed.status == "succeeded"

@@ -85,7 +85,7 @@ async def test_successful_completions_are_written_through_and_failures_are_not(
         await ensure_streams(js, topology)
         for event in (failed, ok):
             await js.publish(
-                topology.subject("analysis.completed"), event.model_dump_json().encode()
+                topology.subject("analysis.completed.sync"), event.model_dump_json().encode()
             )
         reader = AIResultCache(
             Redis.from_url(redis_url), CacheConfig(namespace=namespace_for(settings.bus_namespace))

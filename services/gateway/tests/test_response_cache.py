@@ -62,7 +62,7 @@ async def test_a_completion_invalidates_views_on_every_gateway(
         try:
             topology = BusTopology(bus_namespace)
             await connection.jetstream().publish(
-                topology.subject("analysis.completed"), event.model_dump_json().encode()
+                topology.subject("analysis.completed.job"), event.model_dump_json().encode()
             )
         finally:
             await connection.drain()

@@ -1,13 +1,17 @@
 """The async database layer: one pooled SQLAlchemy engine per service.
 
 Pool defaults follow seed 003 (20 connections, 10 overflow, 30 s checkout
-timeout, pre-ping, recycled hourly), each a setting. `PoolStatistics` counts
+timeout, pre-ping, recycled hourly), each a setting. The pre-ping is for
+connections that sat idle (`DB_POOL_PING_IDLE_S`), not for every checkout:
+those are the ones a database restart or an idle timeout can have cut.
+`PoolStatistics` counts
 checkouts and exposes the pool to Prometheus at scrape time, so the figures
 are live without a polling task.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +21,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 from revue.common.settings import ServiceSettings
@@ -24,13 +29,14 @@ from revue.common.settings import ServiceSettings
 
 def create_engine(settings: ServiceSettings, url: str | None = None) -> AsyncEngine:
     """An asyncpg engine with the pool and per-connection settings of the service."""
-    return create_async_engine(
+    always_ping = settings.db_pool_pre_ping and settings.db_pool_ping_idle_s == 0
+    engine = create_async_engine(
         url or settings.database_url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout,
         pool_recycle=settings.db_pool_recycle,
-        pool_pre_ping=settings.db_pool_pre_ping,
+        pool_pre_ping=always_ping,
         connect_args={
             "server_settings": {
                 "application_name": settings.otel_service_name,
@@ -38,6 +44,42 @@ def create_engine(settings: ServiceSettings, url: str | None = None) -> AsyncEng
             }
         },
     )
+    if settings.db_pool_pre_ping and not always_ping:
+        ping_idle_connections(engine, settings.db_pool_ping_idle_s)
+    return engine
+
+
+IDLE_SINCE = "revue.idle_since"
+
+
+def ping_idle_connections(engine: AsyncEngine, idle_s: float) -> None:
+    """SQLAlchemy's pre-ping, for connections idle `idle_s` or more only.
+
+    A dead connection found this way is replaced before the caller sees it
+    (`DisconnectionError` makes the pool discard it and check out another).
+    One that died while in use within the last `idle_s` still fails its next
+    statement once; SQLAlchemy then invalidates the pool's connections.
+    """
+    pool = engine.sync_engine.pool
+    dialect = engine.sync_engine.dialect
+
+    def checked_in(_: Any, record: Any) -> None:
+        if record is not None:
+            record.info[IDLE_SINCE] = time.monotonic()
+
+    def checked_out(dbapi_connection: Any, record: Any, _: Any) -> None:
+        since = record.info.pop(IDLE_SINCE, None)
+        if since is None or time.monotonic() - since < idle_s:
+            return  # just connected, or in use a moment ago
+        try:
+            alive = dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            raise DisconnectionError(f"idle connection is gone: {error}") from error
+        if not alive:
+            raise DisconnectionError("idle connection is gone")
+
+    event.listen(pool, "checkin", checked_in)
+    event.listen(pool, "checkout", checked_out)
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker:

@@ -47,6 +47,10 @@ class ServiceSettings(BaseSettings):
     db_pool_timeout: float = Field(default=30.0, gt=0)
     db_pool_recycle: int = Field(default=3600, ge=-1)
     db_pool_pre_ping: bool = True
+    # Pre-ping only connections idle this long (0: every checkout). A busy
+    # pool's connections were in use a moment ago; pinging them costs a round
+    # trip per transaction and finds nothing.
+    db_pool_ping_idle_s: float = Field(default=5.0, ge=0)
     db_statement_timeout_ms: int = Field(default=30_000, ge=0)
     # Query events for the query-optimizer: every slow statement, a sample of the rest.
     db_query_events_enabled: bool = True

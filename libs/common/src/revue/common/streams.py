@@ -59,7 +59,7 @@ ANALYSIS_JOBS = StreamSpec(
     discard=DiscardPolicy.NEW,
     max_msgs=1_000_000,
 )
-ANALYSIS_EVENTS = StreamSpec(name="ANALYSIS_EVENTS", subjects=(subjects.ANALYSIS_COMPLETED,))
+ANALYSIS_EVENTS = StreamSpec(name="ANALYSIS_EVENTS", subjects=(subjects.ANALYSIS_COMPLETED_ANY,))
 ANALYSIS_DEAD = StreamSpec(
     name="ANALYSIS_DEAD", subjects=(subjects.ANALYSIS_DEAD,), max_age_s=30 * DAY_S
 )

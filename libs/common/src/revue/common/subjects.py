@@ -11,7 +11,13 @@ from enum import StrEnum
 
 ANALYSIS_RUN = "analysis.run"
 ANALYSIS_JOBS = "analysis.jobs"  # + ".<priority>"
+# Completions, by where the request came from: `.sync` answers analysis.run
+# (its caller already has the result), `.job` finishes a JetStream job (the
+# gateway's job status waits for it). Consumers of both take `.>`.
 ANALYSIS_COMPLETED = "analysis.completed"
+ANALYSIS_COMPLETED_SYNC = f"{ANALYSIS_COMPLETED}.sync"
+ANALYSIS_COMPLETED_JOB = f"{ANALYSIS_COMPLETED}.job"
+ANALYSIS_COMPLETED_ANY = f"{ANALYSIS_COMPLETED}.>"
 ANALYSIS_DEAD = "analysis.dead"
 ANALYSIS_STATS = "analysis.stats"
 CACHE_GET = "cache.get"

@@ -279,7 +279,7 @@ class JobWorker:
     ) -> None:
         duration_ms = (time.monotonic() - started) * 1000
         await self.outcomes.completed(
-            request, result=result, error=error, cache_key=key, duration_ms=duration_ms
+            request, result=result, error=error, cache_key=key, duration_ms=duration_ms, job=True
         )
         if dead:
             reason = f"{error.code}: {error.message}" if error else "unknown"

@@ -3,7 +3,8 @@
 Recording is idempotent (see `store`) and group-committed: outcomes that
 finish within a few milliseconds of each other are written in one
 transaction and their events published together, each carrying the trace
-it began in. And `analysis.completed` is published
+it began in, on `analysis.completed.sync` or `.job` by where the request
+came from. And `analysis.completed` is published
 with `Nats-Msg-Id: completed-<job id>`, so a job redelivered after a crash
 yields one row and one event, not two, and an event whose storage was not
 confirmed (the bus restarting) can be sent again. Dead letters go to `analysis.dead`
@@ -45,7 +46,7 @@ class Outcomes:
         self.store = store
         # Group commit: a short window (even when idle) so that one
         # transaction and one round of acks serve many outcomes.
-        self.writer: BatchProcessor[tuple[Outcome, dict[str, str]], bool] = BatchProcessor(
+        self.writer: BatchProcessor[tuple[Outcome, str, dict[str, str]], bool] = BatchProcessor(
             self._record_and_announce,
             BatchConfig(
                 max_batch_size=512,
@@ -70,23 +71,27 @@ class Outcomes:
         error: ErrorInfo | None = None,
         cache_key: str | None = None,
         duration_ms: float = 0.0,
+        job: bool = False,
     ) -> bool:
-        """Record and announce; returns False when the job had already been recorded."""
+        """Record and announce (`job`: it finishes a JetStream job, not an analysis.run);
+        returns False when the job had already been recorded."""
         outcome = Outcome(request, result, error, cache_key, duration_ms)
-        return await self.writer.process((outcome, inject_trace()))
+        subject = subjects.ANALYSIS_COMPLETED_JOB if job else subjects.ANALYSIS_COMPLETED_SYNC
+        return await self.writer.process((outcome, self.topology.subject(subject), inject_trace()))
 
-    async def _record_and_announce(self, batch: list[tuple[Outcome, dict[str, str]]]) -> list[bool]:
-        with batch_span(tracer, "record outcomes", [headers for _, headers in batch]):
+    async def _record_and_announce(
+        self, batch: list[tuple[Outcome, str, dict[str, str]]]
+    ) -> list[bool]:
+        with batch_span(tracer, "record outcomes", [headers for _, _, headers in batch]):
             return await self._record_and_announce_traced(batch)
 
     async def _record_and_announce_traced(
-        self, batch: list[tuple[Outcome, dict[str, str]]]
+        self, batch: list[tuple[Outcome, str, dict[str, str]]]
     ) -> list[bool]:
-        firsts = await self.store.record_many([outcome for outcome, _ in batch])
-        subject = self.topology.subject(subjects.ANALYSIS_COMPLETED)
+        firsts = await self.store.record_many([outcome for outcome, _, _ in batch])
         events = []
         with ExitStack() as spans:  # each send span lasts until its event is confirmed
-            for outcome, trace_headers in batch:
+            for outcome, subject, trace_headers in batch:
                 request, result = outcome.request, outcome.result
                 event = AnalysisCompleted(
                     job_id=request.job_id,

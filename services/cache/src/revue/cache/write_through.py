@@ -35,7 +35,7 @@ class WriteThrough:
         self.stored = 0
         self.consumer = PullConsumer(
             nats,
-            subject=topology.subject(subjects.ANALYSIS_COMPLETED),
+            subject=topology.subject(subjects.ANALYSIS_COMPLETED_ANY),
             stream=topology.stream(ANALYSIS_EVENTS.name),
             durable=durable,
             deliver_policy=DeliverPolicy.NEW,

@@ -1,4 +1,4 @@
-"""Job status from `analysis.completed`: a durable consumer that finishes job rows.
+"""Job status from `analysis.completed.job`: a durable consumer that finishes job rows.
 
 Events arrive in batches (one fetch, one transaction, then the acks), so the
 cost per job is a fraction of a round trip. Updates only move queued jobs to
@@ -39,7 +39,8 @@ class JobStatusConsumer:
         self.applied = 0
         self.consumer = PullConsumer(
             nats,
-            subject=topology.subject(subjects.ANALYSIS_COMPLETED),
+            # Jobs only: a synchronous answer's row is written finished by the gateway.
+            subject=topology.subject(subjects.ANALYSIS_COMPLETED_JOB),
             stream=topology.stream(ANALYSIS_EVENTS.name),
             durable=durable,
             # Delivering ALL on first creation (the default): completions that
