@@ -16,7 +16,7 @@ from revue.common.service import ServiceApp, ServiceRuntime, serve
 from revue.gateway.analysis_client import AnalysisClient
 from revue.gateway.context import Gateway
 from revue.gateway.errors import install_error_handlers
-from revue.gateway.hot_path import CachedAnalyzeLane
+from revue.gateway.hot_path import AnalyzeLane
 from revue.gateway.job_status import JobStatusConsumer
 from revue.gateway.job_store import JobStore
 from revue.gateway.middleware import BodySizeLimit, ResponseHeaders
@@ -135,8 +135,8 @@ def create_app(
         ],
         middleware=gateway_middleware(settings, context),
     )
-    # Cache hits of POST /analyze are answered before FastAPI's request machinery.
-    app.front_door = CachedAnalyzeLane(
+    # POST /analyze from bearer-token clients is answered before FastAPI's request machinery.
+    app.front_door = AnalyzeLane(
         app.handle, context, app.http_metrics, runtime.tracer_provider.get_tracer("revue.gateway")
     )
     app.state.gateway = context

@@ -1,21 +1,22 @@
-"""The cache-hit lane of `POST /api/v1/analyze`: the gateway app's front door.
+"""The lane of `POST /api/v1/analyze` for bearer-token clients: the app's front door.
 
-Most synchronous analyses of a busy suite are repeats, answered from this
-process's L1 cache. For those, FastAPI's per-request machinery (its native
-telemetry, the middleware chain, routing, dependency solving, response
-validation) costs several times the answer itself (bench/RESULTS.md). This
-lane sits before all of it (`ServiceApp.front_door`) and answers a hit
-directly: verified bearer token -> validated body -> L1 hit -> rate limit ->
-response, recorded like any other synchronous result.
+Synchronous analysis is the suite's hot path, and most of it repeats:
+answered from this process's L1 cache, FastAPI's per-request machinery (its
+native telemetry, the middleware chain, routing, dependency solving,
+response validation) cost several times the answer itself, and for a miss
+it cost as much as the trip over NATS (bench/RESULTS.md). This lane sits
+before all of it (`ServiceApp.front_door`): verified bearer token ->
+validated body -> rate limit -> L1 hit, else `analyze_sync` (the route's own
+code: L2, then the analysis service) -> response, recorded like any other.
 
-It answers hits only. Anything else (no or unverifiable credentials, an API
-key, a CORS request, a body that does not validate or is too large, a cache
-miss) goes to the full application with the body replayed untouched, so
-errors, the NATS path and every other behaviour keep exactly one
-implementation. For the requests it answers, the lane does in one place what
-the middleware does for the rest, with the same names and values: the
-server span, request id, HTTP metrics and access log, security and rate-limit
-headers, and compression (through the same compression middleware).
+Anything it is not built for goes to the full application with the body
+replayed untouched: no or unverifiable credentials (the full app answers
+401 with its reason), an API key, a CORS request, a body that does not
+validate (422 with every field) or is too large (413). For the requests it
+answers, the lane does in one place what the middleware does for the rest,
+with the same names and values: the server span, request id, HTTP metrics
+and access log, security and rate-limit headers, one error shape, and
+compression (through the same compression middleware).
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from __future__ import annotations
 import time
 from collections import deque
 from datetime import UTC, datetime
-from typing import Any
 from uuid import uuid4
 
 import orjson
@@ -38,13 +38,14 @@ from starlette_compress import CompressMiddleware
 
 from revue.common.http_telemetry import HttpMetrics, log_request, request_id_of
 from revue.gateway.context import Gateway
-from revue.gateway.errors import error_body, validation_success_total
+from revue.gateway.errors import ApiError, error_body, validation_success_total
 from revue.gateway.job_store import request_hash
 from revue.gateway.middleware import API_HEADERS, rate_limit_headers, send_payload
 from revue.gateway.principal import Principal, principal_from_token
-from revue.gateway.routes.analyses import key_for
+from revue.gateway.routes.analyses import analyze_sync, key_for
 from revue.gateway.security import InvalidTokenError
 from revue.gateway.validation import CodeAnalysisRequest
+from revue.gateway.views import view_of
 
 PATH = "/api/v1/analyze"
 METHOD = "POST"
@@ -56,6 +57,7 @@ lane_answers_total = Counter(
     "gateway_cache_lane_answers_total",
     "POST /analyze cache hits answered in the lane, without FastAPI's request machinery",
 )
+log = structlog.get_logger("revue.gateway.hot_path")
 
 
 async def send_prepared(scope: Scope, receive: Receive, send: Send) -> None:
@@ -64,7 +66,7 @@ async def send_prepared(scope: Scope, receive: Receive, send: Send) -> None:
     await send_payload(send, status, payload, headers)
 
 
-class CachedAnalyzeLane:
+class AnalyzeLane:
     def __init__(
         self, app: ASGIApp, context: Gateway, metrics: HttpMetrics, tracer: trace.Tracer
     ) -> None:
@@ -78,7 +80,7 @@ class CachedAnalyzeLane:
         self.compression_minimum = settings.compression_minimum_size
         # The gateway's own compression middleware, around an app that sends the lane's answer.
         self.compress = CompressMiddleware(send_prepared, minimum_size=self.compression_minimum)
-        self.validated = validation_success_total.labels(PATH)
+        self.validations = validation_success_total.labels(PATH)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started, started_ns = time.perf_counter(), time.time_ns()
@@ -88,8 +90,8 @@ class CachedAnalyzeLane:
             await self.app(scope, receive, send)
             return
         received, body = await read_body(receive, self.max_body)
-        answer = self._cached_answer(body, principal) if body is not None else None
-        if answer is None:
+        request = validated(body) if body is not None else None
+        if request is None:
             await self.app(scope, replaying(received, receive), send)
             return
         span = self.tracer.start_span(
@@ -105,7 +107,13 @@ class CachedAnalyzeLane:
         self.metrics.in_progress.inc()
         status = 500
         try:
-            status = await self._answer(scope, receive, send, headers, request_id, *answer)
+            status, payload, extra = await self._answer(request, principal)
+            response_headers = [*API_HEADERS, *extra, (b"x-request-id", request_id.encode())]
+            if len(payload) >= self.compression_minimum and "accept-encoding" in headers:
+                scope[ANSWER] = (status, response_headers, payload)
+                await self.compress(scope, receive, send)
+            else:
+                await send_payload(send, status, payload, response_headers)
         finally:
             self.metrics.in_progress.dec()
             elapsed = time.perf_counter() - started
@@ -123,11 +131,7 @@ class CachedAnalyzeLane:
 
         The first value of each header wins, as in Starlette's `Headers.get`.
         """
-        if not (
-            scope["method"] == METHOD
-            and scope["path"] == PATH
-            and self.context.cache.config.enabled
-        ):
+        if not (scope["method"] == METHOD and scope["path"] == PATH):
             return None
         headers: dict[str, str] = {}
         for name, value in scope["headers"]:
@@ -148,34 +152,56 @@ class CachedAnalyzeLane:
         except (InvalidTokenError, ValueError):
             return None  # the full app answers 401 with its reason
 
-    def _cached_answer(self, body: bytes, principal: Principal) -> tuple[dict, bytes] | None:
-        """The row to record and the response body for a hit; None on a miss."""
+    async def _answer(
+        self, request: CodeAnalysisRequest, principal: Principal
+    ) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+        """Status, body and headers of the answer: 429, a hit, a computed result or an error."""
+        context = self.context
+        limits: list[tuple[bytes, bytes]] = []
+        if context.settings.rate_limit_enabled:
+            decision = await context.limiter.check(
+                context.policies["default"], str(principal.user_id)
+            )
+            limits = rate_limit_headers(decision.headers())
+            if not decision.allowed:
+                return 429, orjson.dumps(error_body(429, "rate limit 'default' exceeded")), limits
+        self.validations.inc()
+        key = key_for(context, request.code, request.language, request.rules, request.max_issues)
+        raw = context.cache.peek_local(key) if key is not None else None
+        if raw is not None:
+            context.cache.count_local_hit()
+            lane_answers_total.inc()
+            return 200, self._hit(request, principal, raw), limits
         try:
-            request = CodeAnalysisRequest.model_validate_json(body)
-        except ValidationError:
-            return None  # the full app answers 422 with every field's reason
-        key = key_for(
-            self.context, request.code, request.language, request.rules, request.max_issues
-        )
-        raw = self.context.cache.peek_local(key) if key is not None else None
-        if raw is None:
-            return None
+            row = await analyze_sync(context, request, principal)
+        except ApiError as error:
+            body = error_body(error.status, error.detail, error.code)
+            return error.status, orjson.dumps(body), [*limits, *rate_limit_headers(error.headers)]
+        except Exception as error:  # what the app's last-resort handler answers, said once
+            log.exception("unhandled error", path=PATH, error=type(error).__name__)
+            return 500, orjson.dumps(error_body(500, "internal error", "internal_error")), limits
+        return 200, orjson.dumps(view_of(row)), limits
+
+    def _hit(self, request: CodeAnalysisRequest, principal: Principal, raw: bytes) -> bytes:
+        """Record a cache hit and render its answer, the cached result's bytes spliced in."""
         now = datetime.now(UTC)
         job_id = uuid4()
-        row = {
-            "id": job_id,
-            "owner_id": principal.user_id,
-            "mode": "sync",
-            "status": "succeeded",
-            "priority": "normal",
-            "language": request.language,
-            "idempotency_key": None,
-            "request_hash": request_hash(request.model_dump()),
-            "result": raw,  # validated JSON, stored as it is
-            "error": None,
-            "created_at": now,
-            "completed_at": now,
-        }
+        self.context.recorder.record(
+            {
+                "id": job_id,
+                "owner_id": principal.user_id,
+                "mode": "sync",
+                "status": "succeeded",
+                "priority": "normal",
+                "language": request.language,
+                "idempotency_key": None,
+                "request_hash": request_hash(request.model_dump()),
+                "result": raw,  # validated JSON, stored as it is
+                "error": None,
+                "created_at": now,
+                "completed_at": now,
+            }
+        )
         view = {
             "id": job_id,
             "status": "succeeded",
@@ -184,44 +210,17 @@ class CachedAnalyzeLane:
             "language": request.language,
             "created_at": now,
             "completed_at": now,
-            "result": orjson.Fragment(raw),  # sent as it is
+            "result": orjson.Fragment(raw),
             "error": None,
         }
-        return row, orjson.dumps(view, option=orjson.OPT_UTC_Z)
+        return orjson.dumps(view, option=orjson.OPT_UTC_Z)
 
-    async def _answer(
-        self,
-        scope: Scope,
-        receive: Receive,
-        send: Send,
-        headers: dict[str, str],
-        request_id: str,
-        row: dict[str, Any],
-        payload: bytes,
-    ) -> int:
-        """Rate-limit, record and send the hit (or the 429); returns the status sent."""
-        context = self.context
-        status, limits = 200, []
-        if context.settings.rate_limit_enabled:
-            decision = await context.limiter.check(
-                context.policies["default"], str(row["owner_id"])
-            )
-            limits = rate_limit_headers(decision.headers())
-            if not decision.allowed:
-                status = 429
-                payload = orjson.dumps(error_body(429, "rate limit 'default' exceeded"))
-        if status == 200:
-            context.cache.count_local_hit()
-            lane_answers_total.inc()
-            self.validated.inc()
-            context.recorder.record(row)
-        response_headers = [*API_HEADERS, *limits, (b"x-request-id", request_id.encode())]
-        if len(payload) >= self.compression_minimum and "accept-encoding" in headers:
-            scope[ANSWER] = (status, response_headers, payload)
-            await self.compress(scope, receive, send)
-        else:
-            await send_payload(send, status, payload, response_headers)
-        return status
+
+def validated(body: bytes) -> CodeAnalysisRequest | None:
+    try:
+        return CodeAnalysisRequest.model_validate_json(body)
+    except ValidationError:
+        return None  # the full app answers 422 with every field's reason
 
 
 async def read_body(receive: Receive, limit: int) -> tuple[list[Message], bytes | None]:

@@ -128,11 +128,18 @@ async def analyze_now(context: Gateway, run: RunAnalysis, row: dict[str, Any]) -
 )
 async def analyze(body: CodeAnalysisRequest, principal: User, context: Context) -> AnalysisView:
     validation_success_total.labels("/api/v1/analyze").inc()
+    return AnalysisView(**view_of(await analyze_sync(context, body, principal)))
+
+
+async def analyze_sync(
+    context: Gateway, body: CodeAnalysisRequest, principal: Principal
+) -> dict[str, Any]:
+    """Answer a synchronous analysis (cache, else the analysis service) and record it."""
     run = to_run(body, principal)
     row = await analyze_now(context, run, job_row(run, "sync", body.model_dump(), None))
     row["created_at"] = run.submitted_at
     context.recorder.record(row)
-    return AnalysisView(**view_of(row))
+    return row
 
 
 @router.post(
