@@ -75,6 +75,14 @@ class BatchProcessor(Generic[In, Out]):
         # The wait batching itself adds (the collection window), apart from
         # queueing for a free slot under load; recent values, for percentiles.
         self.recent_batching_waits: deque[float] = deque(maxlen=100_000)
+        # This processor's metric children, looked up once rather than per item.
+        self._requests = metrics.batch_requests_total.labels(name)
+        self._waits = metrics.batch_wait_seconds.labels(name)
+        self._batches = metrics.batch_batches_total.labels(name)
+        self._sizes = metrics.batch_size.labels(name)
+        self._gain = metrics.batch_efficiency_gain.labels(name)
+        self._processing = metrics.batch_processing_seconds.labels(name)
+        self._errors = metrics.batch_errors_total.labels(name)
 
     # --- lifecycle ----------------------------------------------------------------
 
@@ -113,7 +121,7 @@ class BatchProcessor(Generic[In, Out]):
             raise RuntimeError("batch processor is not started")
         future: asyncio.Future[Out] = asyncio.get_running_loop().create_future()
         self.total_requests += 1
-        metrics.batch_requests_total.labels(self.name).inc()
+        self._requests.inc()
         self._queue.put_nowait(_Pending(item, future, time.monotonic()))
         return future
 
@@ -179,12 +187,12 @@ class BatchProcessor(Generic[In, Out]):
             self.total_wait_time += waited
             self.max_wait_observed = max(self.max_wait_observed, added)
             self.recent_batching_waits.append(added)
-            metrics.batch_wait_seconds.labels(self.name).observe(added)
+            self._waits.observe(added)
         self.total_batches += 1
         self._dispatched += len(batch)
-        metrics.batch_batches_total.labels(self.name).inc()
-        metrics.batch_size.labels(self.name).observe(len(batch))
-        metrics.batch_efficiency_gain.labels(self.name).set(self._dispatched / self.total_batches)
+        self._batches.inc()
+        self._sizes.observe(len(batch))
+        self._gain.set(self._dispatched / self.total_batches)
         try:
             results = await self.handler([pending.item for pending in batch])
             if len(results) != len(batch):
@@ -196,16 +204,14 @@ class BatchProcessor(Generic[In, Out]):
             results = [error] * len(batch)
         finally:
             self.total_processing_time += time.monotonic() - dispatched_at
-            metrics.batch_processing_seconds.labels(self.name).observe(
-                time.monotonic() - dispatched_at
-            )
+            self._processing.observe(time.monotonic() - dispatched_at)
             self._slots.release()
         for pending, result in zip(batch, results, strict=True):
             if pending.future.done():
                 continue
             if isinstance(result, BaseException):
                 self.errors += 1
-                metrics.batch_errors_total.labels(self.name).inc()
+                self._errors.inc()
                 pending.future.set_exception(result)
             else:
                 pending.future.set_result(result)

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, ParamSpec, TypeVar
 
-from tenacity import AsyncRetrying, RetryCallState, RetryError, retry_if_exception
+from tenacity import AsyncRetrying, RetryError, retry_if_exception
 
 from revue.common.errors import (
     CircuitOpenError,
@@ -84,26 +84,58 @@ async def retry_async(
     """
     label = name or getattr(fn, "__qualname__", "call")
     started = time.monotonic()
+    try:
+        # The first attempt is a plain call: nearly every call succeeds at once,
+        # and tenacity's per-attempt machinery cost ~40 % of a no-op provider
+        # call through the analysis engine (bench/RESULTS.md).
+        try:
+            result = await fn(*args, **kwargs)
+        except Exception as error:
+            retry_attempts_total.labels(label, "false").inc()
+            if not config.should_retry(error):
+                raise
+            return await _retry_after(error, fn, args, kwargs, config, label, started)
+        retry_attempts_total.labels(label, "true").inc()
+        return result
+    finally:
+        retry_duration_seconds.labels(label).observe(time.monotonic() - started)
+
+
+async def _retry_after(
+    first: Exception,
+    fn: Callable[..., Awaitable[T]],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    config: RetryConfig,
+    label: str,
+    started: float,
+) -> T:
+    """Attempts 2 to `max_attempts`, through tenacity, after the first failed with `first`."""
 
     def remaining() -> float | None:
         return None if config.deadline is None else config.deadline - (time.monotonic() - started)
 
-    def stop(state: RetryCallState) -> bool:
+    def exhausted(attempts: int) -> bool:
         left = remaining()
-        return state.attempt_number >= config.max_attempts or (left is not None and left <= 0)
+        return attempts >= config.max_attempts or (left is not None and left <= 0)
 
-    def wait(state: RetryCallState) -> float:
-        delay = config.backoff(state.attempt_number)
-        error = state.outcome.exception() if state.outcome else None
+    def delay_after(attempt: int, error: BaseException | None) -> float:
+        delay = config.backoff(attempt)
         retry_after = getattr(error, "retry_after_s", None)
         if retry_after:
             delay = max(delay, float(retry_after))
         left = remaining()
         return delay if left is None else max(0.0, min(delay, left))
 
+    if exhausted(1):
+        raise RetryExhaustedError(1, first) from first
+    await config.sleep(delay_after(1, first))
+    # tenacity counts its own attempts from 1: ours are one more.
     retrying = AsyncRetrying(
-        stop=stop,
-        wait=wait,
+        stop=lambda state: exhausted(state.attempt_number + 1),
+        wait=lambda state: delay_after(
+            state.attempt_number + 1, state.outcome.exception() if state.outcome else None
+        ),
         retry=retry_if_exception(config.should_retry),
         sleep=config.sleep,
         reraise=False,
@@ -118,11 +150,10 @@ async def retry_async(
                     raise
                 retry_attempts_total.labels(label, "true").inc()
         return result
-    except RetryError as exhausted:
-        last = exhausted.last_attempt
-        raise RetryExhaustedError(last.attempt_number, last.exception()) from last.exception()
-    finally:
-        retry_duration_seconds.labels(label).observe(time.monotonic() - started)
+    except RetryError as given_up:
+        last = given_up.last_attempt
+        error = last.exception()
+        raise RetryExhaustedError(last.attempt_number + 1, error) from error
 
 
 def retry(
