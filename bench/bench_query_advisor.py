@@ -32,16 +32,24 @@ TABLES = {"users", "projects", "analysis_sessions", "code_review_results", "audi
 
 
 async def run_workload(
-    connection, sessions: int, call_scale: float, server_side: bool = False
+    connection,
+    sessions: int,
+    call_scale: float,
+    server_side: bool = False,
+    plan_only: bool = False,
+    server_planning: bool = False,
 ) -> dict[str, float]:
     """Seconds per shape to run it `calls x call_scale` times (writes rolled back).
 
     `server_side`: the server's own planning + execution time of each call
     (EXPLAIN ANALYZE), what pg_stat_statements would count, without the
-    client's round trip.
+    client's round trip. `plan_only`: plan each call and execute nothing
+    (EXPLAIN), the floor no index can take a workload below.
     """
     rng = random.Random(2026)
     prefix = "EXPLAIN (ANALYZE, FORMAT JSON) " if server_side else ""
+    if plan_only:
+        prefix = "EXPLAIN (SUMMARY, FORMAT JSON) "
     statements = {shape.name: await connection.prepare(prefix + shape.sql) for shape in WORKLOAD}
     seconds = {}
     for shape in WORKLOAD:
@@ -57,6 +65,8 @@ async def run_workload(
             if server_side:
                 plan = json.loads(answer)[0]
                 spent += (plan["Planning Time"] + plan["Execution Time"]) / 1000
+            elif plan_only and server_planning:
+                spent += json.loads(answer)[0]["Planning Time"] / 1000
             else:
                 spent += wall
         seconds[shape.name] = spent
@@ -108,6 +118,17 @@ async def main(sessions: int, call_scale: float) -> None:
         await whatif.clear()
         print(f"advice took: dexter-style {dexter_seconds:.1f} s, revue {revue_seconds:.1f} s")
 
+        # Planned, never executed, with no index but the keys: what the workload
+        # costs before any index could help (client round trip + parse + plan).
+        await run_workload(connection, sessions, min(call_scale, 0.05), plan_only=True)
+        floor = sum((await run_workload(connection, sessions, call_scale, plan_only=True)).values())
+        floor_server = sum(
+            (
+                await run_workload(
+                    connection, sessions, call_scale, plan_only=True, server_planning=True
+                )
+            ).values()
+        )
         results, server_results = {}, {}
         for label, indexes in (
             ("primary keys only", []),
@@ -140,6 +161,12 @@ async def main(sessions: int, call_scale: float) -> None:
         print(f"revue / primary keys only: {results['revue'] / results['primary keys only']:.4f}")
         ratio = server_results["revue"] / server_results["dexter-style"]
         print(f"server-side (planning + execution): revue / dexter-style {ratio:.3f}")
+        print(
+            f"floor (planned, not executed): {floor * 1000:.1f} ms, server-side"
+            f" {floor_server * 1000:.1f} ms = {floor / results['dexter-style']:.3f} /"
+            f" {floor_server / server_results['dexter-style']:.3f} of dexter-style's"
+            " (no index set can go below it)"
+        )
         await connection.close()
 
 
