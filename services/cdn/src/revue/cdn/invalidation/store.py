@@ -7,12 +7,17 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import select, update
+from sqlalchemy import literal_column, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from revue.cdn.tables import invalidations
 from revue.common.events import RequestInvalidation
+
+# Inline, not a bound parameter: only the literal matches the partial index's
+# predicate (migration 0001) in a generic plan, which a prepared statement
+# may switch to after a few executions.
+IS_PENDING = invalidations.c.status == literal_column("'pending'")
 
 
 class InvalidationStore:
@@ -42,7 +47,7 @@ class InvalidationStore:
         async with self.engine.connect() as connection:
             rows = await connection.execute(
                 select(invalidations)
-                .where(invalidations.c.status == "pending")
+                .where(IS_PENDING)
                 .order_by(invalidations.c.requested_at)
                 .limit(limit)
             )
