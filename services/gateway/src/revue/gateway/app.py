@@ -133,7 +133,7 @@ def create_app(
             cdn.router,
             query_optimizer.router,
         ],
-        middleware=gateway_middleware(settings, context),
+        middleware=gateway_middleware(settings),
     )
     # POST /analyze from bearer-token clients is answered before FastAPI's request machinery.
     app.front_door = AnalyzeLane(
@@ -145,7 +145,7 @@ def create_app(
     return app
 
 
-def gateway_middleware(settings: GatewaySettings, context: Gateway) -> list[Middleware]:
+def gateway_middleware(settings: GatewaySettings) -> list[Middleware]:
     """Outermost first: limits and headers apply to every answer FastAPI gives."""
     cors = [
         Middleware(

@@ -70,10 +70,15 @@ class ResultRecorder:
             self._task = None
         if self._timer is not None:
             self._timer.cancel()
-        while self._rows:
-            self._spawn_write()
+        try:
+            await asyncio.wait_for(self._drain(), timeout)
+        except TimeoutError:
+            log.error("shutdown left synchronous results unwritten", rows=len(self._rows))
+
+    async def _drain(self) -> None:
+        await self._write_buffered()
         if self._writes:
-            await asyncio.wait(self._writes, timeout=timeout)
+            await asyncio.wait(self._writes)
 
     def record(self, row: dict[str, Any]) -> None:
         self._rows.append(row)
@@ -90,17 +95,18 @@ class ResultRecorder:
             if self._timer is not None:
                 self._timer.cancel()
                 self._timer = None
-            while self._rows:
-                await self._writers.acquire()  # released by the write
-                self._spawn_write(acquired=True)
+            await self._write_buffered()
 
-    def _spawn_write(self, acquired: bool = False) -> None:
-        rows, self._rows = self._rows[: self.max_rows], self._rows[self.max_rows :]
-        task = asyncio.create_task(self._write(rows, acquired), name="sync-result-copy")
-        self._writes.add(task)
-        task.add_done_callback(self._writes.discard)
+    async def _write_buffered(self) -> None:
+        """Hand the buffer to writers, a block of `max_rows` each, as writer slots free up."""
+        while self._rows:
+            await self._writers.acquire()  # released by the write
+            rows, self._rows = self._rows[: self.max_rows], self._rows[self.max_rows :]
+            task = asyncio.create_task(self._write(rows), name="sync-result-copy")
+            self._writes.add(task)
+            task.add_done_callback(self._writes.discard)
 
-    async def _write(self, rows: list[dict[str, Any]], acquired: bool) -> None:
+    async def _write(self, rows: list[dict[str, Any]]) -> None:
         try:
             await self.jobs.create_many(rows)
             RECORDED.inc(len(rows))
@@ -110,8 +116,7 @@ class ResultRecorder:
             return
         finally:
             recorder_pending.dec(len(rows))
-            if acquired:
-                self._writers.release()
+            self._writers.release()
         if self.written is not None:
             try:
                 await self.written(rows)
