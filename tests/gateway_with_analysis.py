@@ -101,3 +101,8 @@ async def login(client: httpx.AsyncClient, email: str | None = None) -> dict[str
     assert registered.status_code == 201, registered.text
     token = await client.post("/api/v1/auth/token", json={"email": email, "password": PASSWORD})
     return {"Authorization": f"Bearer {token.json()['access_token']}"}
+
+
+def gateway_of(client: httpx.AsyncClient):
+    """The gateway's own context behind a client from `running` (its AnalysisClient...)."""
+    return client._transport.app.state.gateway

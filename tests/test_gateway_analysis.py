@@ -1,6 +1,8 @@
 """Gateway and analysis service together: analyze, jobs, batch, and their failures."""
 
-from gateway_with_analysis import DelayedProvider, login, running
+import asyncio
+
+from gateway_with_analysis import DelayedProvider, gateway_of, login, running
 
 from revue.common.testing.waiting import wait_until
 
@@ -58,6 +60,56 @@ async def test_no_analysis_service_is_503_with_retry_after(make_settings, databa
     assert response.status_code == 503
     assert response.headers["retry-after"] == "5"
     assert response.json()["code"] == "unavailable"
+
+
+PYTHON = {"language": "python"}
+GROUPED = {"analysis_groups_in_flight": 1, "analysis_group_hold": 1, "cache_enabled": False}
+
+
+async def test_concurrent_requests_travel_grouped_and_each_gets_its_own_answer(
+    make_settings, database_url
+):
+    codes = [
+        f"import os\n\ndef run{i}(cmd):\n    os.system(cmd)\n" if i % 2 else f"x{i} = {i}\n"
+        for i in range(24)
+    ]
+    async with running(make_settings, database_url, gateway_overrides=GROUPED) as client:
+        user = await login(client)
+        answers = await asyncio.gather(
+            *(
+                client.post("/api/v1/analyze", json={"code": c, "language": "python"}, headers=user)
+                for c in codes
+            )
+        )
+        groups = gateway_of(client).analysis.groups
+    for i, answer in enumerate(answers):
+        assert answer.status_code == 200, answer.text
+        rules = {finding["rule_id"] for finding in answer.json()["result"]["findings"]}
+        assert ("S605" in rules) == bool(i % 2), (i, rules)
+    # The first went alone; the others queued behind it and left in groups.
+    assert groups.items_sent == len(codes)
+    assert groups.groups_sent < len(codes) // 2
+
+
+async def test_no_analysis_service_is_503_for_grouped_requests_too(make_settings, database_url):
+    async with running(
+        make_settings, database_url, analysis=False, gateway_overrides=GROUPED
+    ) as client:
+        user = await login(client)
+        answers = await asyncio.gather(
+            *(
+                client.post(
+                    "/api/v1/analyze",
+                    json={"code": f"x = {i}\n", "language": "python"},
+                    headers=user,
+                )
+                for i in range(10)
+            )
+        )
+        groups = gateway_of(client).analysis.groups
+    assert [a.status_code for a in answers] == [503] * 10
+    assert all(a.headers["retry-after"] == "5" for a in answers)
+    assert groups.groups_sent < 10
 
 
 async def test_an_analysis_slower_than_its_timeout_is_504(make_settings, database_url):

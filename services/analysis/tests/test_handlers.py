@@ -8,7 +8,14 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from revue.analysis.settings import AnalysisSettings
-from revue.common.events import AnalysisCompleted, RunAnalysis
+from revue.common.events import (
+    AnalysisBatchAnswered,
+    AnalysisCompleted,
+    AnalysisReply,
+    BatchedRun,
+    RunAnalysis,
+    RunAnalysisBatch,
+)
 from revue.common.subjects import BusTopology
 from revue.common.testing.waiting import wait_until
 
@@ -116,3 +123,74 @@ async def test_stats_report_batching_coalescing_and_breaker(settings, builtin_pr
     assert stats["batching"]["ai_analysis"]["total_requests"] == 1
     assert stats["breaker"]["state"] == "closed"
     assert stats["queue"] is None  # jobs disabled in this test
+
+
+async def test_a_batch_is_answered_request_by_request_then_as_a_whole(
+    settings, builtin_provider, nats_url, database_url
+):
+    topology = BusTopology(settings.bus_namespace)
+    requests = [
+        RunAnalysis(code=CODE, language="python"),
+        RunAnalysis(code="x = 1\n", language="python"),
+        RunAnalysis(code="def f(:\n", language="python"),  # a parse finding, not a failure
+    ]
+    async with (
+        running_service(settings, FaultInjectingProvider(builtin_provider)),
+        nats_client(nats_url) as nc,
+    ):
+        inbox = nc.new_inbox()
+        arrived: list = []
+
+        async def collect(message) -> None:
+            arrived.append(message)
+
+        subscription = await nc.subscribe(f"{inbox}.*", cb=collect)
+        batch = RunAnalysisBatch(
+            runs=[
+                BatchedRun(request=request, reply_to=f"{inbox}.{i}")
+                for i, request in enumerate(requests)
+            ]
+        )
+        await nc.publish(
+            topology.subject("analysis.run.batch"),
+            batch.model_dump_json().encode(),
+            reply=f"{inbox}.batch",
+        )
+        await wait_until(lambda: len(arrived) == 4, timeout=15)
+        await subscription.unsubscribe()
+        by_subject = {m.subject.rpartition(".")[2]: m for m in arrived}
+        # The message's own reply comes last, once every request is answered.
+        assert arrived[-1].subject == f"{inbox}.batch"
+        assert AnalysisBatchAnswered.model_validate_json(by_subject["batch"].data).answered == 3
+        replies = [AnalysisReply.model_validate_json(by_subject[str(i)].data) for i in range(3)]
+        assert [r.job_id for r in replies] == [r.job_id for r in requests]
+        assert all(r.status == "succeeded" for r in replies)
+        rules = [{f.rule_id for f in r.result.findings} for r in replies]
+        assert {"F401", "S307"} <= rules[0]
+        assert rules[1] == set()
+        assert rules[2]  # the parse error is reported as a finding
+        for request in requests:
+            row = await wait_until(
+                lambda r=request: session_row(database_url, r.job_id), timeout=10
+            )
+            assert row.status == "succeeded"
+
+
+async def test_a_batch_with_a_bad_reply_subject_is_refused_whole(
+    settings, builtin_provider, nats_url
+):
+    topology = BusTopology(settings.bus_namespace)
+    async with (
+        running_service(settings, FaultInjectingProvider(builtin_provider)),
+        nats_client(nats_url) as nc,
+    ):
+        request = RunAnalysis(code="x = 1\n", language="python").model_dump(mode="json")
+        bad = {"runs": [{"request": request, "reply_to": "everyone.>"}]}
+        answer = await nc.request(
+            topology.subject("analysis.run.batch"), json.dumps(bad).encode(), timeout=10
+        )
+        assert json.loads(answer.data)["error"]["code"] == "malformed_event"
+        empty = await nc.request(
+            topology.subject("analysis.run.batch"), b'{"runs": []}', timeout=10
+        )
+        assert json.loads(empty.data)["error"]["code"] == "malformed_event"

@@ -115,6 +115,44 @@ class RunAnalysis(Event):
     submitted_at: datetime = Field(default_factory=utcnow)
 
 
+MAX_RUNS_PER_MESSAGE = 256
+# A NATS subject we may publish to: tokens of safe characters, no wildcards.
+ReplySubject = Annotated[
+    str, Field(max_length=MAX_NAME, pattern=r"^[A-Za-z0-9_$-]+(\.[A-Za-z0-9_$-]+)*$")
+]
+
+
+class BatchedRun(BaseModel):
+    """One request of a `RunAnalysisBatch`, with where its answer goes."""
+
+    model_config = ConfigDict(frozen=True)
+
+    request: RunAnalysis
+    reply_to: ReplySubject
+    # The W3C trace context of this request (each request has its own trace).
+    trace: Annotated[dict[ShortText, ShortText], Field(max_length=8)] = Field(default_factory=dict)
+
+
+class RunAnalysisBatch(Event):
+    """Several `RunAnalysis` in one message (`analysis.run.batch`).
+
+    The gateway groups the synchronous requests that arrive while others are
+    in flight, so the bus's per-message costs are paid once per group. Each
+    request is answered (an `AnalysisReply`) on its own `reply_to` as soon as
+    it is done: a slow one holds back nobody, and no answer has to share a
+    message's size limit with others. The message's own reply, an
+    `AnalysisBatchAnswered`, comes once every request has been answered.
+    """
+
+    runs: Annotated[list[BatchedRun], Field(min_length=1, max_length=MAX_RUNS_PER_MESSAGE)]
+
+
+class AnalysisBatchAnswered(Event):
+    """Every request of a `RunAnalysisBatch` has had its answer published."""
+
+    answered: int = Field(ge=0)
+
+
 class AnalyzerIdentity(BaseModel):
     """What, besides the request, decides a result: part of every cache key."""
 

@@ -10,6 +10,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 ANALYSIS_RUN = "analysis.run"
+# Many analysis.run requests in one message, each answered on its own reply
+# subject (the gateway groups the requests that arrive together).
+ANALYSIS_RUN_BATCH = "analysis.run.batch"
 ANALYSIS_JOBS = "analysis.jobs"  # + ".<priority>"
 # Completions, by where the request came from: `.sync` answers analysis.run
 # (its caller already has the result), `.job` finishes a JetStream job (the

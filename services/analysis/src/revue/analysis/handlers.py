@@ -1,19 +1,28 @@
 """Bus entry points of the analysis service: thin, typed, FastStream.
 
-`analysis.run` (queue group `analysis`) answers the gateway's synchronous
-requests; `analysis.stats` reports batching and queue figures. The reply
-goes out first; recording the outcome and announcing `analysis.completed`
-happen right after, off the caller's latency (not for a refusal by the open
+`analysis.run` (queue group `analysis`) answers one synchronous request;
+`analysis.run.batch` carries many, each answered on its own reply subject
+as soon as it is done (the gateway groups the requests that arrive
+together, so FastStream's per-message work and the NATS hop are paid once
+per group); `analysis.stats` reports batching and queue figures. Both run
+many messages at once (`max_workers`), so concurrent requests meet in the
+engine's micro-batches. The reply goes out first; recording the outcome
+and announcing `analysis.completed` happen right after, off the caller's
+latency (not for a refusal by the open
 circuit, which never reached the provider).
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from typing import Any
 
 from faststream.nats import NatsBroker
+from nats.aio.client import Client
+from nats.errors import MaxPayloadError
+from opentelemetry import trace
 
 from revue.analysis.engine import AnalysisEngine
 from revue.analysis.jobs import JobWorker, error_info
@@ -21,8 +30,19 @@ from revue.analysis.outcomes import Outcomes
 from revue.common import subjects
 from revue.common.background import Background
 from revue.common.errors import CircuitOpenError
-from revue.common.events import AnalysisReply, GetAnalysisStats, RunAnalysis
+from revue.common.events import (
+    AnalysisBatchAnswered,
+    AnalysisReply,
+    BatchedRun,
+    ErrorInfo,
+    GetAnalysisStats,
+    RunAnalysis,
+    RunAnalysisBatch,
+)
 from revue.common.subjects import BusTopology
+from revue.common.telemetry import consumer_span
+
+tracer = trace.get_tracer("revue.analysis.handlers")
 
 
 def register(
@@ -34,8 +54,7 @@ def register(
     worker: Callable[[], JobWorker | None],
     concurrency: int = 256,
 ) -> None:
-    @broker.subscriber(topology.subject(subjects.ANALYSIS_RUN), queue=subjects.ANALYSIS_QUEUE_GROUP)
-    async def run_analysis(request: RunAnalysis) -> AnalysisReply:
+    async def answer(request: RunAnalysis) -> AnalysisReply:
         started = time.monotonic()
         key = engine.key_for(request)
         try:
@@ -66,6 +85,31 @@ def register(
             duration_ms=duration_ms,
         )
 
+    @broker.subscriber(
+        topology.subject(subjects.ANALYSIS_RUN),
+        queue=subjects.ANALYSIS_QUEUE_GROUP,
+        max_workers=concurrency,
+    )
+    async def run_analysis(request: RunAnalysis) -> AnalysisReply:
+        return await answer(request)
+
+    batch_subject = topology.subject(subjects.ANALYSIS_RUN_BATCH)
+
+    async def answer_one(run: BatchedRun) -> None:
+        # Each request of a batch continues its own trace, not the message's.
+        with consumer_span(tracer, batch_subject, run.trace):
+            reply = await answer(run.request)
+        await publish_reply(broker.connection, run.reply_to, reply)
+
+    @broker.subscriber(
+        batch_subject,
+        queue=subjects.ANALYSIS_QUEUE_GROUP,
+        max_workers=max(1, concurrency // 16),
+    )
+    async def run_analyses(batch: RunAnalysisBatch) -> AnalysisBatchAnswered:
+        await asyncio.gather(*(answer_one(run) for run in batch.runs))
+        return AnalysisBatchAnswered(answered=len(batch.runs))
+
     @broker.subscriber(topology.subject(subjects.ANALYSIS_STATS), queue="analysis-stats")
     async def analysis_stats(_: GetAnalysisStats) -> dict[str, Any]:
         return {
@@ -80,3 +124,21 @@ def register(
             },
             "queue": await jobs.queue_stats() if (jobs := worker()) else None,
         }
+
+
+async def publish_reply(nats: Client, reply_to: str, reply: AnalysisReply) -> None:
+    """Send one batched request's answer; one too large for the bus is answered as failed."""
+    try:
+        await nats.publish(reply_to, reply.model_dump_json().encode())
+    except MaxPayloadError:
+        failed = AnalysisReply(
+            job_id=reply.job_id,
+            status="failed",
+            error=ErrorInfo(
+                code="reply_too_large",
+                message="the result is larger than the bus can carry; lower max_issues",
+                retryable=False,
+            ),
+            duration_ms=reply.duration_ms,
+        )
+        await nats.publish(reply_to, failed.model_dump_json().encode())

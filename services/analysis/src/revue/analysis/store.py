@@ -8,11 +8,12 @@ produce a second result.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+import orjson
 from sqlalchemy import (
     Boolean,
     Column,
@@ -25,8 +26,9 @@ from sqlalchemy import (
     Table,
     Text,
     func,
+    text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB, insert
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -83,13 +85,33 @@ class Outcome:
     duration_ms: float
 
 
-# One statement for any number of rows: executemany lets SQLAlchemy compile it
-# once and batch the rows ("insertmanyvalues"); a multi-row VALUES clause would be
-# compiled anew for every group commit.
-INSERT_SESSIONS = (
-    insert(analysis_sessions)
-    .on_conflict_do_nothing(index_elements=["job_id"])
-    .returning(analysis_sessions.c.job_id)
+# Each group commit's rows travel as one JSON parameter that PostgreSQL turns
+# into records (jsonb_populate_recordset): the statement text never changes,
+# so it is prepared once and its shape parsed once, and the rows are encoded
+# by orjson in C rather than bound value by value (which was most of the
+# analysis service's recording cost; bench_bus_overhead).
+INSERT_SESSIONS = text(
+    """
+    INSERT INTO analysis_sessions (
+        job_id, owner_id, language, rules, max_issues, priority, status, analyzer,
+        analyzer_version, cache_key, findings_count, truncated, error, duration_ms,
+        submitted_at, completed_at
+    )
+    SELECT
+        job_id, owner_id, language, rules, max_issues, priority, status, analyzer,
+        analyzer_version, cache_key, findings_count, truncated, error, duration_ms,
+        submitted_at, now()
+    FROM jsonb_populate_recordset(NULL::analysis_sessions, CAST(:rows AS jsonb))
+    ON CONFLICT (job_id) DO NOTHING
+    RETURNING job_id
+    """
+).columns(job_id=PgUUID(as_uuid=True))
+INSERT_FINDINGS = text(
+    """
+    INSERT INTO findings (job_id, ordinal, rule_id, severity, line, col, message, fix_hint)
+    SELECT job_id, ordinal, rule_id, severity, line, col, message, fix_hint
+    FROM jsonb_populate_recordset(NULL::findings, CAST(:rows AS jsonb))
+    """
 )
 
 
@@ -104,9 +126,8 @@ class AnalysisStore:
         """
         rows = {o.request.job_id: _session_row(o) for o in outcomes}
         async with self.engine.begin() as connection:
-            inserted = set(
-                (await connection.execute(INSERT_SESSIONS, list(rows.values()))).scalars().all()
-            )
+            result = await connection.execute(INSERT_SESSIONS, {"rows": _json(rows.values())})
+            inserted = set(result.scalars().all())
             finding_rows = [
                 _finding_row(o.request.job_id, i, f)
                 for o in outcomes
@@ -114,7 +135,7 @@ class AnalysisStore:
                 for i, f in enumerate(o.result.findings)
             ]
             if finding_rows:
-                await connection.execute(insert(findings), finding_rows)
+                await connection.execute(INSERT_FINDINGS, {"rows": _json(finding_rows)})
         seen: set[UUID] = set()
         answers = []
         for outcome in outcomes:
@@ -122,6 +143,10 @@ class AnalysisStore:
             answers.append(job_id in inserted and job_id not in seen)
             seen.add(job_id)
         return answers
+
+
+def _json(rows: Iterable[dict[str, Any]]) -> str:
+    return orjson.dumps(list(rows)).decode()
 
 
 def _session_row(outcome: Outcome) -> dict[str, Any]:
@@ -142,7 +167,6 @@ def _session_row(outcome: Outcome) -> dict[str, Any]:
         "error": error.model_dump() if error else None,
         "duration_ms": outcome.duration_ms,
         "submitted_at": request.submitted_at,
-        "completed_at": datetime.now(UTC),
     }
 
 

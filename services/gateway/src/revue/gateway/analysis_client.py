@@ -1,4 +1,11 @@
-"""The gateway's side of `analysis.run`: one request/reply over NATS.
+"""The gateway's side of the synchronous analysis: requests grouped over NATS.
+
+Requests that arrive while others are on their way travel together in one
+`analysis.run.batch` message, so the bus's per-message costs (FastStream's
+consume chain in the analysis service, the NATS hop, the flushes) are paid
+once per group rather than per request (`RequestGroups` decides when a
+request goes). Each request is answered on its own reply subject
+(`ReplyInbox`) as soon as it is done.
 
 Transport outcomes become HTTP outcomes here: nobody listening -> 503 with
 Retry-After; no answer within the request's timeout -> 504. The reply's own
@@ -8,50 +15,163 @@ failure (provider down, circuit open, input refused) is mapped by
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 
 from nats.aio.client import Client
-from nats.errors import NoRespondersError
-from nats.errors import TimeoutError as NatsTimeoutError
+from nats.aio.msg import Msg
+from nats.errors import (
+    ConnectionClosedError,
+    MaxPayloadError,
+    NoRespondersError,
+    OutboundBufferLimitError,
+)
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
 from revue.common import subjects
-from revue.common.events import AnalysisReply, ErrorInfo, RunAnalysis
+from revue.common.events import (
+    AnalysisReply,
+    BatchedRun,
+    ErrorInfo,
+    RunAnalysis,
+    RunAnalysisBatch,
+)
 from revue.common.subjects import BusTopology
 from revue.common.telemetry import send_span
 from revue.gateway.errors import ApiError
+from revue.gateway.reply_inbox import ReplyInbox
+from revue.gateway.request_groups import Grouping, RequestGroups
 
 tracer = trace.get_tracer("revue.gateway.analysis_client")
 
 
+class UnansweredError(Exception):
+    """The analysis service finished a batch without answering this request."""
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    run: BatchedRun
+    answered: asyncio.Future[Msg]
+
+
 class AnalysisClient:
-    def __init__(self, nats: Callable[[], Client], topology: BusTopology, margin: float) -> None:
+    def __init__(
+        self,
+        nats: Callable[[], Client],
+        topology: BusTopology,
+        margin: float,
+        grouping: Grouping | None = None,
+    ) -> None:
         self._nats = nats
-        self.subject = topology.subject(subjects.ANALYSIS_RUN)
+        self.subject = topology.subject(subjects.ANALYSIS_RUN_BATCH)
+        self.single_subject = topology.subject(subjects.ANALYSIS_RUN)
         self.margin = margin
+        self.inbox = ReplyInbox()
+        self.groups: RequestGroups[Outgoing] = RequestGroups(
+            self._send, grouping or Grouping(), name="analysis_run"
+        )
+        self._starting = asyncio.Lock()
+
+    async def start(self) -> None:
+        async with self._starting:
+            await self.inbox.start(self._nats())
+
+    async def stop(self) -> None:
+        await self.inbox.stop()
 
     async def run(self, request: RunAnalysis) -> AnalysisReply:
+        if not self.inbox.started:
+            await self.start()
+        reply_to, answered = self.inbox.open()
         try:
-            with send_span(tracer, self.subject, kind=SpanKind.CLIENT) as headers:
-                message = await self._nats().request(
-                    self.subject,
-                    request.model_dump_json().encode(),
-                    timeout=request.timeout_s + self.margin,
-                    headers=headers,
-                )
+            with send_span(tracer, self.subject, kind=SpanKind.CLIENT) as trace_headers:
+                async with asyncio.timeout(request.timeout_s + self.margin):
+                    run = BatchedRun.model_construct(
+                        request=request, reply_to=reply_to, trace=trace_headers
+                    )
+                    await self.groups.submit(Outgoing(run, answered))
+                    message = await answered
+            if message.headers is not None and message.headers.get("Status") == "503":
+                raise NoRespondersError
         except NoRespondersError as error:
             raise ApiError(
                 503, "no analysis service is available", headers={"Retry-After": "5"}
             ) from error
-        except (NatsTimeoutError, TimeoutError) as error:
+        except TimeoutError as error:
             raise ApiError(
                 504, f"analysis did not finish within {request.timeout_s:g} s"
             ) from error
+        except MaxPayloadError as error:
+            raise ApiError(413, "the request is larger than the bus can carry") from error
+        except UnansweredError as error:
+            raise ApiError(502, "the analysis service did not answer this request") from error
+        except (ConnectionClosedError, OutboundBufferLimitError) as error:
+            raise ApiError(
+                503, "the message bus is unavailable", headers={"Retry-After": "5"}
+            ) from error
+        finally:
+            self.inbox.forget(reply_to)
         try:
             return AnalysisReply.model_validate_json(message.data)
         except ValueError as error:
             raise ApiError(502, "the analysis service sent an unreadable answer") from error
+
+    async def _send(self, group: list[Outgoing]) -> asyncio.Future[Msg] | None:
+        """Publish one group; the future of its answer, or None (its requests told why).
+
+        A group of one is a plain `analysis.run` whose reply (or the server's
+        no-responders status) comes straight to the request's reply subject:
+        one message each way, as before grouping. A larger one is an
+        `analysis.run.batch`, halved until it fits a message.
+        """
+        nats = self._nats()
+        if len(group) == 1:
+            run, answered = group[0].run, group[0].answered
+            payload = run.request.model_dump_json().encode()
+            if await self._published(group, self.single_subject, payload, run.reply_to):
+                return answered
+            return None
+        runs = [outgoing.run for outgoing in group]
+        batch_reply, batch_answered = self.inbox.open()
+        payload = RunAnalysisBatch.model_construct(runs=runs).model_dump_json().encode()
+        if len(payload) > nats.max_payload:
+            self.inbox.forget(batch_reply)
+            half = len(group) // 2
+            await self._send(group[:half])
+            return await self._send(group[half:])
+        if not await self._published(group, self.subject, payload, batch_reply):
+            self.inbox.forget(batch_reply)
+            return None
+        batch_answered.add_done_callback(partial(self._batch_answered, runs))
+        longest = max(run.request.timeout_s for run in runs) + self.margin
+        asyncio.get_running_loop().call_later(longest, self.inbox.forget, batch_reply)
+        return batch_answered
+
+    async def _published(
+        self, group: list[Outgoing], subject: str, payload: bytes, reply: str
+    ) -> bool:
+        try:
+            await self._nats().publish(
+                subject, payload, reply=reply, headers=group[0].run.trace or None
+            )
+        except Exception as error:  # too large; the connection closed or its buffer full
+            for outgoing in group:
+                self.inbox.fail(outgoing.run.reply_to, error)
+            return False
+        return True
+
+    def _batch_answered(self, runs: list[BatchedRun], answered: asyncio.Future[Msg]) -> None:
+        """The message's own reply: every request still waiting now never will be."""
+        if answered.cancelled() or answered.exception() is not None:
+            return
+        message = answered.result()
+        nobody = message.headers is not None and message.headers.get("Status") == "503"
+        for run in runs:
+            self.inbox.fail(run.reply_to, NoRespondersError() if nobody else UnansweredError())
 
 
 def raise_for_failure(error: ErrorInfo | None) -> None:
@@ -61,7 +181,7 @@ def raise_for_failure(error: ErrorInfo | None) -> None:
     retry = {"Retry-After": str(max(1, round(error.retry_after_s or 5)))}
     if error.code == "timeout":
         raise ApiError(504, "analysis timed out", code="timeout")
-    if error.code == "provider_rejected":
+    if error.code in ("provider_rejected", "reply_too_large"):
         raise ApiError(
             422, f"the analysis provider refused this input: {error.message}", code=error.code
         )

@@ -23,6 +23,7 @@ from revue.gateway.middleware import BodySizeLimit, ResponseHeaders
 from revue.gateway.rate_leases import LeasedRateLimiter
 from revue.gateway.ratelimit import Policy, RateLimiter
 from revue.gateway.recorder import ResultRecorder
+from revue.gateway.request_groups import Grouping
 from revue.gateway.response_cache import ResponseCache
 from revue.gateway.routes import analyses, auth, batch, cache, cdn, operations, query_optimizer
 from revue.gateway.security import Passwords, Tokens
@@ -89,7 +90,14 @@ def create_app(
             settings.refresh_token_ttl,
         ),
         analysis=AnalysisClient(
-            lambda: runtime.nats, runtime.topology, settings.analysis_timeout_margin
+            lambda: runtime.nats,
+            runtime.topology,
+            settings.analysis_timeout_margin,
+            Grouping(
+                settings.analysis_group_max,
+                settings.analysis_groups_in_flight,
+                settings.analysis_group_hold,
+            ),
         ),
         jobs=jobs,
         recorder=ResultRecorder(jobs, rows_written),
@@ -112,12 +120,14 @@ def create_app(
     )
 
     async def start_background() -> None:
+        await context.analysis.start()
         await context.recorder.start()
         await status.start()
 
     async def stop_background() -> None:
         await status.stop()
         await context.recorder.stop(settings.shutdown_timeout)
+        await context.analysis.stop()
 
     runtime.on_startup(start_background)
     runtime.on_stopping(stop_background)

@@ -53,6 +53,12 @@ class GatewaySettings(ServiceSettings):
     # Accounts with these emails are administrators (cache invalidation).
     admin_emails: list[str] = Field(default_factory=list)
     analysis_timeout_margin: float = Field(default=1.0, ge=0)
+    # Synchronous requests that arrive together travel in one message
+    # (analysis.run.batch): at most this many, this many messages in flight,
+    # each holding its slot until answered or for this long (seconds).
+    analysis_group_max: int = Field(default=64, ge=1, le=256)
+    analysis_groups_in_flight: int = Field(default=4, ge=1, le=64)
+    analysis_group_hold: float = Field(default=0.005, ge=0, le=1)
     job_status_consumer: str = "gateway-job-status"
 
     # HTTP
