@@ -40,7 +40,11 @@ class _RejectScope(BaseMiddleware):
             return await call_next(msg)
         except (MalformedEventError, ValidationError) as error:
             subject = getattr(msg.raw_message, "subject", "?")
-            reason = error.reason if isinstance(error, MalformedEventError) else _summary(error)
+            reason = (
+                error.reason
+                if isinstance(error, MalformedEventError)
+                else validation_summary(error)
+            )
             self.rejected.labels(subject=subject).inc()
             log.warning("event rejected", subject=subject, reason=reason)
             # On JetStream this terminates the message: redelivering a payload
@@ -49,7 +53,8 @@ class _RejectScope(BaseMiddleware):
             return Rejection(error=ErrorInfo(code="malformed_event", message=reason))
 
 
-def _summary(error: ValidationError) -> str:
+def validation_summary(error: ValidationError) -> str:
+    """The first few problems of a failed validation, one line (logs, rejections)."""
     return "; ".join(
         f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']}" for e in error.errors()[:5]
     )
@@ -76,8 +81,12 @@ def create_broker(
     registry: CollectorRegistry,
     tracer_provider: TracerProvider | None = None,
     log_level: int = logging.DEBUG,
+    rejections: RejectMalformed | None = None,
 ) -> NatsBroker:
-    """A NatsBroker wired with telemetry, metrics and malformed-message handling."""
+    """A NatsBroker wired with telemetry, metrics and malformed-message handling.
+
+    `rejections`: the counter to share with the service's `Responder`s.
+    """
 
     async def on_disconnected() -> None:
         # Info, not warning: every clean shutdown disconnects too; reconnects are logged.
@@ -95,7 +104,7 @@ def create_broker(
         middlewares=[
             NatsTelemetryMiddleware(tracer_provider=tracer_provider),
             NatsPrometheusMiddleware(registry=registry, app_name=settings.otel_service_name),
-            RejectMalformed(registry),
+            rejections or RejectMalformed(registry),
         ],
         logger=logging.getLogger("revue.bus.faststream"),
         log_level=log_level,

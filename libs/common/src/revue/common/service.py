@@ -21,7 +21,7 @@ import logging
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 import uvicorn
@@ -34,8 +34,9 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from revue.common.broker import create_broker
+from revue.common.broker import RejectMalformed, create_broker
 from revue.common.database import PoolStatistics, create_engine, register_pool_metrics
+from revue.common.events import Event
 from revue.common.health import (
     Readiness,
     nats_check,
@@ -46,12 +47,14 @@ from revue.common.health import (
 from revue.common.http_telemetry import HttpMetrics, RequestTelemetry
 from revue.common.logs import configure_logging
 from revue.common.query_monitor import QueryMonitor
+from revue.common.responder import Handler, Responder, ResponderMetrics
 from revue.common.settings import ServiceSettings
 from revue.common.streams import ensure_streams
 from revue.common.subjects import BusTopology
 from revue.common.telemetry import instrument_clients, instrument_engine, setup_tracing
 
 Hook = Callable[[], Awaitable[Any]]
+E = TypeVar("E", bound=Event)
 log = structlog.get_logger("revue.service")
 
 
@@ -120,9 +123,15 @@ class ServiceRuntime:
         if configure_process:
             instrument_clients(self.tracer_provider)
         self.topology = BusTopology(settings.bus_namespace)
+        rejections = RejectMalformed(self.registry)
         self.broker: NatsBroker = create_broker(
-            settings, registry=self.registry, tracer_provider=self.tracer_provider
+            settings,
+            registry=self.registry,
+            tracer_provider=self.tracer_provider,
+            rejections=rejections,
         )
+        self._responder_metrics = ResponderMetrics(self.registry, rejections)
+        self.responders: list[Responder[Any]] = []
         self.readiness = Readiness(timeout=settings.readiness_timeout)
         self.readiness.add("nats", nats_check(self._nats_connected, self._nats_flush))
         self.ensure_bus_streams = ensure_bus_streams
@@ -192,6 +201,26 @@ class ServiceRuntime:
         """Runs last on shutdown, after the broker has stopped."""
         self._shutdown.append(hook)
 
+    def responder(
+        self, subject: str, *, queue: str, concurrency: int
+    ) -> Callable[[Handler[E]], Handler[E]]:
+        """Declare a hot request/reply handler answered with nats-py (see `responder`)."""
+
+        def declare(handle: Handler[E]) -> Handler[E]:
+            self.responders.append(
+                Responder(
+                    subject,
+                    queue,
+                    handle,
+                    concurrency=concurrency,
+                    tracer=self.tracer_provider.get_tracer("revue.responder"),
+                    metrics=self._responder_metrics,
+                )
+            )
+            return handle
+
+        return declare
+
     @property
     def nats(self) -> Client:
         """The broker's live NATS connection (for JetStream pull consumers)."""
@@ -209,6 +238,8 @@ class ServiceRuntime:
             for hook in self._startup:
                 await hook()
             await self.broker.start()
+            for responder in self.responders:
+                await responder.start(self.nats)
             # Started means the server already routes to our subscriptions.
             await self.nats.flush(timeout=self.settings.readiness_timeout)
             if self.configure_process:
@@ -223,7 +254,10 @@ class ServiceRuntime:
 
     async def _stop_subscribers(self) -> None:
         """Stop consuming; each subscriber waits for its in-flight messages."""
-        await asyncio.gather(*(subscriber.stop() for subscriber in self.broker.subscribers))
+        await asyncio.gather(
+            *(subscriber.stop() for subscriber in self.broker.subscribers),
+            *(responder.stop(self.settings.shutdown_timeout) for responder in self.responders),
+        )
 
     def build_app(
         self,

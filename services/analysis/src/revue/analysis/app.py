@@ -69,8 +69,7 @@ def create_app(
     runtime.on_stopping(stop_taking_work)
     runtime.on_shutdown(engine.stop)
     register(
-        runtime.broker,
-        runtime.topology,
+        runtime,
         engine,
         outcomes,
         background,

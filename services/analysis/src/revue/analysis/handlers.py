@@ -3,10 +3,12 @@
 `analysis.run` (queue group `analysis`) answers one synchronous request;
 `analysis.run.batch` carries many, each answered on its own reply subject
 as soon as it is done (the gateway groups the requests that arrive
-together, so FastStream's per-message work and the NATS hop are paid once
-per group); `analysis.stats` reports batching and queue figures. Both run
-many messages at once (`max_workers`), so concurrent requests meet in the
-engine's micro-batches. The reply goes out first; recording the outcome
+together, so the per-message work and the NATS hop are paid once per
+group). A client waits on both, so they are `Responder`s (nats-py, the
+broker middlewares' work done in a fraction of the time; see
+`revue.common.responder`), each answering many requests at once so that
+concurrent ones meet in the engine's micro-batches. `analysis.stats`, which
+nobody waits on, is a plain FastStream subscriber. The reply goes out first; recording the outcome
 and announcing `analysis.completed` happen right after, off the caller's
 latency (not for a refusal by the open
 circuit, which never reached the provider).
@@ -19,7 +21,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from faststream.nats import NatsBroker
 from nats.aio.client import Client
 from nats.errors import MaxPayloadError
 from opentelemetry import trace
@@ -39,21 +40,22 @@ from revue.common.events import (
     RunAnalysis,
     RunAnalysisBatch,
 )
-from revue.common.subjects import BusTopology
+from revue.common.service import ServiceRuntime
 from revue.common.telemetry import consumer_span
 
 tracer = trace.get_tracer("revue.analysis.handlers")
 
 
 def register(
-    broker: NatsBroker,
-    topology: BusTopology,
+    runtime: ServiceRuntime,
     engine: AnalysisEngine,
     outcomes: Outcomes,
     background: Background,
     worker: Callable[[], JobWorker | None],
     concurrency: int = 256,
 ) -> None:
+    broker, topology = runtime.broker, runtime.topology
+
     async def answer(request: RunAnalysis) -> AnalysisReply:
         started = time.monotonic()
         key = engine.key_for(request)
@@ -85,10 +87,10 @@ def register(
             duration_ms=duration_ms,
         )
 
-    @broker.subscriber(
+    @runtime.responder(
         topology.subject(subjects.ANALYSIS_RUN),
         queue=subjects.ANALYSIS_QUEUE_GROUP,
-        max_workers=concurrency,
+        concurrency=concurrency,
     )
     async def run_analysis(request: RunAnalysis) -> AnalysisReply:
         return await answer(request)
@@ -101,10 +103,10 @@ def register(
             reply = await answer(run.request)
         await publish_reply(broker.connection, run.reply_to, reply)
 
-    @broker.subscriber(
+    @runtime.responder(
         batch_subject,
         queue=subjects.ANALYSIS_QUEUE_GROUP,
-        max_workers=max(1, concurrency // 16),
+        concurrency=max(1, concurrency // 16),
     )
     async def run_analyses(batch: RunAnalysisBatch) -> AnalysisBatchAnswered:
         await asyncio.gather(*(answer_one(run) for run in batch.runs))
