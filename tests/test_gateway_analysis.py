@@ -112,6 +112,21 @@ async def test_no_analysis_service_is_503_for_grouped_requests_too(make_settings
     assert groups.groups_sent < 10
 
 
+async def test_code_that_does_not_fit_a_bus_message_is_413_not_a_crash(make_settings, database_url):
+    # Within the API's 1,000,000 characters, but every quote is escaped on the
+    # bus: 2 MB of JSON against NATS's 1 MB message limit.
+    code = '"' * 1_000_000
+    async with running(make_settings, database_url) as client:
+        user = await login(client)
+        response = await client.post("/api/v1/analyze", json={"code": code, **PYTHON}, headers=user)
+        assert response.status_code == 413, response.text
+        assert "bus" in response.json()["detail"]
+        fine = await client.post(
+            "/api/v1/analyze", json={"code": "x = 1\n", **PYTHON}, headers=user
+        )
+        assert fine.status_code == 200
+
+
 async def test_an_analysis_slower_than_its_timeout_is_504(make_settings, database_url):
     provider = DelayedProvider(delay=4)
     async with running(

@@ -1,14 +1,16 @@
 """The gateway's side of the synchronous analysis: requests grouped over NATS.
 
 Requests that arrive while others are on their way travel together in one
-`analysis.run.batch` message, so the bus's per-message costs (FastStream's
-consume chain in the analysis service, the NATS hop, the flushes) are paid
-once per group rather than per request (`RequestGroups` decides when a
-request goes). Each request is answered on its own reply subject
-(`ReplyInbox`) as soon as it is done.
+`analysis.run.batch` message, so the bus's per-message costs (the analysis
+service's work per message, the NATS hop, the flushes) are paid once per
+group rather than per request (`RequestGroups` decides when a request goes).
+Each request is answered on its own reply subject (`ReplyInbox`) as soon as
+it is done.
 
 Transport outcomes become HTTP outcomes here: nobody listening -> 503 with
-Retry-After; no answer within the request's timeout -> 504. The reply's own
+Retry-After; no answer within the request's timeout -> 504; a request too
+large for a message -> 413; a batch that ended without this request's
+answer -> 502. The reply's own
 failure (provider down, circuit open, input refused) is mapped by
 `raise_for_failure`.
 """
@@ -88,7 +90,7 @@ class AnalysisClient:
             await self.start()
         reply_to, answered = self.inbox.open()
         try:
-            with send_span(tracer, self.subject, kind=SpanKind.CLIENT) as trace_headers:
+            with send_span(tracer, self.single_subject, kind=SpanKind.CLIENT) as trace_headers:
                 async with asyncio.timeout(request.timeout_s + self.margin):
                     run = BatchedRun.model_construct(
                         request=request, reply_to=reply_to, trace=trace_headers
