@@ -2,8 +2,11 @@
 
 import asyncio
 
+import nats
 from gateway_with_analysis import DelayedProvider, gateway_of, login, running
 
+from revue.common.events import AnalysisReply, AnalysisResult, RunAnalysis
+from revue.common.subjects import BusTopology
 from revue.common.testing.waiting import wait_until
 
 CODE = "import os\n\ndef run(cmd):\n    os.system(cmd)\n"
@@ -63,6 +66,12 @@ async def test_no_analysis_service_is_503_with_retry_after(make_settings, databa
 
 
 PYTHON = {"language": "python"}
+
+
+async def analyze(client, user: dict[str, str], code: str):
+    return await client.post("/api/v1/analyze", json={"code": code, **PYTHON}, headers=user)
+
+
 GROUPED = {"analysis_groups_in_flight": 1, "analysis_group_hold": 1, "cache_enabled": False}
 
 
@@ -110,6 +119,44 @@ async def test_no_analysis_service_is_503_for_grouped_requests_too(make_settings
     assert [a.status_code for a in answers] == [503] * 10
     assert all(a.headers["retry-after"] == "5" for a in answers)
     assert groups.groups_sent < 10
+
+
+async def test_an_analysis_service_without_batches_still_answers_grouped_requests(
+    make_settings, database_url, nats_url, bus_namespace
+):
+    """During a rolling upgrade an older analysis service takes only `analysis.run`."""
+    old_service = await nats.connect(nats_url)
+    answered: list[str] = []
+
+    async def answer(message) -> None:
+        request = RunAnalysis.model_validate_json(message.data)
+        answered.append(request.code)
+        result = AnalysisResult(analyzer="old", analyzer_version="1", language="python")
+        reply = AnalysisReply(job_id=request.job_id, status="succeeded", result=result)
+        await old_service.publish(message.reply, reply.model_dump_json().encode())
+
+    await old_service.subscribe(
+        BusTopology(bus_namespace).subject("analysis.run"), queue="analysis", cb=answer
+    )
+    try:
+        async with running(
+            make_settings, database_url, analysis=False, gateway_overrides=GROUPED
+        ) as client:
+            user = await login(client)
+            answers = await asyncio.gather(
+                *(
+                    client.post(
+                        "/api/v1/analyze", json={"code": f"x = {i}\n", **PYTHON}, headers=user
+                    )
+                    for i in range(10)
+                )
+            )
+            groups = gateway_of(client).analysis.groups
+    finally:
+        await old_service.drain()
+    assert [a.status_code for a in answers] == [200] * 10
+    assert sorted(answered) == sorted(f"x = {i}\n" for i in range(10))
+    assert groups.groups_sent < 10  # they did leave in groups, and came back alone
 
 
 async def test_code_that_does_not_fit_a_bus_message_is_413_not_a_crash(make_settings, database_url):

@@ -77,6 +77,7 @@ class AnalysisClient:
             self._send, grouping or Grouping(), name="analysis_run"
         )
         self._starting = asyncio.Lock()
+        self._resending: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         async with self._starting:
@@ -148,7 +149,7 @@ class AnalysisClient:
         if not await self._published(group, self.subject, payload, batch_reply):
             self.inbox.forget(batch_reply)
             return None
-        batch_answered.add_done_callback(partial(self._batch_answered, runs))
+        batch_answered.add_done_callback(partial(self._batch_answered, group))
         longest = max(run.request.timeout_s for run in runs) + self.margin
         asyncio.get_running_loop().call_later(longest, self.inbox.forget, batch_reply)
         return batch_answered
@@ -166,14 +167,28 @@ class AnalysisClient:
             return False
         return True
 
-    def _batch_answered(self, runs: list[BatchedRun], answered: asyncio.Future[Msg]) -> None:
-        """The message's own reply: every request still waiting now never will be."""
+    def _batch_answered(self, group: list[Outgoing], answered: asyncio.Future[Msg]) -> None:
+        """The message's own reply: every request still waiting now never will be.
+
+        Nobody taking `analysis.run.batch` (an analysis service from before
+        grouping, during a rolling upgrade) is not the end: each request is
+        sent again alone, as `analysis.run`, which answers for itself.
+        """
         if answered.cancelled() or answered.exception() is not None:
             return
         message = answered.result()
-        nobody = message.headers is not None and message.headers.get("Status") == "503"
-        for run in runs:
-            self.inbox.fail(run.reply_to, NoRespondersError() if nobody else UnansweredError())
+        if message.headers is not None and message.headers.get("Status") == "503":
+            task = asyncio.get_running_loop().create_task(self._send_alone(group))
+            self._resending.add(task)
+            task.add_done_callback(self._resending.discard)
+            return
+        for outgoing in group:
+            self.inbox.fail(outgoing.run.reply_to, UnansweredError())
+
+    async def _send_alone(self, group: list[Outgoing]) -> None:
+        for outgoing in group:
+            if not outgoing.answered.done():
+                await self._send([outgoing])
 
 
 def raise_for_failure(error: ErrorInfo | None) -> None:
