@@ -5,7 +5,7 @@ import asyncio
 import nats
 from gateway_with_analysis import DelayedProvider, gateway_of, login, running
 
-from revue.common.events import AnalysisReply, AnalysisResult, RunAnalysis
+from revue.common.events import AnalysisReply, AnalysisResult, Finding, RunAnalysis
 from revue.common.subjects import BusTopology
 from revue.common.testing.waiting import wait_until
 
@@ -157,6 +157,40 @@ async def test_an_analysis_service_without_batches_still_answers_grouped_request
     assert [a.status_code for a in answers] == [200] * 10
     assert sorted(answered) == sorted(f"x = {i}\n" for i in range(10))
     assert groups.groups_sent < 10  # they did leave in groups, and came back alone
+
+
+class VerboseProvider:
+    """Answers every item with 1,000 findings of 1,500-character messages (> 1 MB of JSON)."""
+
+    name, version, model = "verbose", "1", None
+
+    async def analyze_batch(self, items):
+        finding = Finding(rule_id="X1", severity="low", line=1, column=0, message="m" * 1500)
+        return [
+            AnalysisResult(
+                analyzer="verbose",
+                analyzer_version="1",
+                language=i.language,
+                findings=[finding] * 1000,
+            )
+            for i in items
+        ]
+
+    async def aclose(self) -> None:
+        """Nothing to release."""
+
+
+async def test_a_result_too_large_for_the_bus_is_a_clear_422(make_settings, database_url):
+    async with running(
+        make_settings, database_url, provider=VerboseProvider(), gateway_overrides=GROUPED
+    ) as client:
+        user = await login(client)
+        alone = await analyze(client, user, "x = 1\n")
+        grouped = await asyncio.gather(*(analyze(client, user, f"x = {i}\n") for i in range(6)))
+    for response in (alone, *grouped):
+        assert response.status_code == 422, response.text
+        assert response.json()["code"] == "reply_too_large"
+        assert "larger than the bus" in response.json()["detail"]
 
 
 async def test_code_that_does_not_fit_a_bus_message_is_413_not_a_crash(make_settings, database_url):

@@ -13,6 +13,9 @@ request, and nothing more:
   `broker.RejectMalformed` does for FastStream subscribers;
 - a CONSUMER span continues the requester's trace (`consumer_span`);
 - `bus_requests_total{subject,outcome}` and `bus_request_duration_seconds`;
+- a handler that raises is logged, counted and answered with an
+  `internal_error` at once (FastStream would leave the requester to time
+  out);
 - at most `concurrency` requests at once (beyond that they wait in the
   subscription's bounded pending queue);
 - `stop()` drains: no new request is taken, those taken are answered.
@@ -35,6 +38,7 @@ import structlog
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
+from nats.errors import MaxPayloadError
 from opentelemetry.trace import Tracer
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from pydantic import BaseModel, ValidationError
@@ -137,18 +141,45 @@ class Responder(Generic[E]):
                 else:
                     answer = await self.handle(event)
                 if message.reply and answer is not None and self._nats is not None:
-                    await self._nats.publish(message.reply, answer.model_dump_json().encode())
+                    await publish_answer(self._nats, message.reply, answer)
         except Exception as error:
             counter = self._failed
             log.exception("request failed", subject=self.subject, error=repr(error))
+            await self._answer_failure(message)
         finally:
             counter.inc()
             self._duration.observe(time.perf_counter() - arrived)
+
+    async def _answer_failure(self, message: Msg) -> None:
+        """A request whose handler crashed is told so now, not left to time out."""
+        if not message.reply or self._nats is None:
+            return
+        failure = Rejection(
+            error=ErrorInfo(code="internal_error", message="the service failed on this request")
+        )
+        try:
+            await self._nats.publish(message.reply, failure.model_dump_json().encode())
+        except Exception as error:  # the connection is gone: the requester will time out
+            log.warning("failure answer not sent", subject=self.subject, error=repr(error))
 
     def _rejection(self, reason: str) -> Rejection:
         self._rejected.inc()
         log.warning("event rejected", subject=self.subject, reason=reason)
         return Rejection(error=ErrorInfo(code="malformed_event", message=reason))
+
+
+async def publish_answer(nats: Client, subject: str, answer: BaseModel) -> None:
+    """Send an answer; one larger than a NATS message is answered with a `Rejection` saying so."""
+    try:
+        await nats.publish(subject, answer.model_dump_json().encode())
+    except MaxPayloadError:
+        too_large = Rejection(
+            error=ErrorInfo(
+                code="reply_too_large",
+                message="the answer is larger than the bus can carry; ask for fewer findings",
+            )
+        )
+        await nats.publish(subject, too_large.model_dump_json().encode())
 
 
 def event_type_of(handle: Callable[..., object]) -> type[E]:

@@ -1,4 +1,4 @@
-"""Bus entry points of the analysis service: thin, typed, FastStream.
+"""Bus entry points of the analysis service: thin and typed.
 
 `analysis.run` (queue group `analysis`) answers one synchronous request;
 `analysis.run.batch` carries many, each answered on its own reply subject
@@ -8,10 +8,11 @@ group). A client waits on both, so they are `Responder`s (nats-py, the
 broker middlewares' work done in a fraction of the time; see
 `revue.common.responder`), each answering many requests at once so that
 concurrent ones meet in the engine's micro-batches. `analysis.stats`, which
-nobody waits on, is a plain FastStream subscriber. The reply goes out first; recording the outcome
-and announcing `analysis.completed` happen right after, off the caller's
-latency (not for a refusal by the open
-circuit, which never reached the provider).
+nobody waits on, is a plain FastStream subscriber.
+
+The reply goes out first; recording the outcome and announcing
+`analysis.completed` happen right after, off the caller's latency (not for
+a refusal by the open circuit, which never reached the provider).
 """
 
 from __future__ import annotations
@@ -20,10 +21,6 @@ import asyncio
 import time
 from collections.abc import Callable
 from typing import Any
-
-from nats.aio.client import Client
-from nats.errors import MaxPayloadError
-from opentelemetry import trace
 
 from revue.analysis.engine import AnalysisEngine
 from revue.analysis.jobs import JobWorker, error_info
@@ -35,15 +32,13 @@ from revue.common.events import (
     AnalysisBatchAnswered,
     AnalysisReply,
     BatchedRun,
-    ErrorInfo,
     GetAnalysisStats,
     RunAnalysis,
     RunAnalysisBatch,
 )
+from revue.common.responder import publish_answer
 from revue.common.service import ServiceRuntime
 from revue.common.telemetry import consumer_span
-
-tracer = trace.get_tracer("revue.analysis.handlers")
 
 
 def register(
@@ -55,6 +50,7 @@ def register(
     concurrency: int = 256,
 ) -> None:
     broker, topology = runtime.broker, runtime.topology
+    tracer = runtime.tracer_provider.get_tracer("revue.analysis.handlers")
 
     async def answer(request: RunAnalysis) -> AnalysisReply:
         started = time.monotonic()
@@ -101,7 +97,7 @@ def register(
         # Each request of a batch continues its own trace, not the message's.
         with consumer_span(tracer, batch_subject, run.trace):
             reply = await answer(run.request)
-        await publish_reply(broker.connection, run.reply_to, reply)
+        await publish_answer(broker.connection, run.reply_to, reply)
 
     @runtime.responder(
         batch_subject,
@@ -126,21 +122,3 @@ def register(
             },
             "queue": await jobs.queue_stats() if (jobs := worker()) else None,
         }
-
-
-async def publish_reply(nats: Client, reply_to: str, reply: AnalysisReply) -> None:
-    """Send one batched request's answer; one too large for the bus is answered as failed."""
-    try:
-        await nats.publish(reply_to, reply.model_dump_json().encode())
-    except MaxPayloadError:
-        failed = AnalysisReply(
-            job_id=reply.job_id,
-            status="failed",
-            error=ErrorInfo(
-                code="reply_too_large",
-                message="the result is larger than the bus can carry; lower max_issues",
-                retryable=False,
-            ),
-            duration_ms=reply.duration_ms,
-        )
-        await nats.publish(reply_to, failed.model_dump_json().encode())

@@ -38,6 +38,7 @@ from revue.common.events import (
     AnalysisReply,
     BatchedRun,
     ErrorInfo,
+    Rejection,
     RunAnalysis,
     RunAnalysisBatch,
 )
@@ -121,6 +122,9 @@ class AnalysisClient:
         try:
             return AnalysisReply.model_validate_json(message.data)
         except ValueError as error:
+            refused = _rejection_in(message.data)
+            if refused is not None:  # refused or failed before it could answer
+                raise_for_failure(refused.error)
             raise ApiError(502, "the analysis service sent an unreadable answer") from error
 
     async def _send(self, group: list[Outgoing]) -> asyncio.Future[Msg] | None:
@@ -191,6 +195,13 @@ class AnalysisClient:
                 await self._send([outgoing])
 
 
+def _rejection_in(data: bytes) -> Rejection | None:
+    try:
+        return Rejection.model_validate_json(data)
+    except ValueError:
+        return None
+
+
 def raise_for_failure(error: ErrorInfo | None) -> None:
     """Turn a failed reply into the HTTP error a client should see."""
     if error is None:
@@ -198,10 +209,12 @@ def raise_for_failure(error: ErrorInfo | None) -> None:
     retry = {"Retry-After": str(max(1, round(error.retry_after_s or 5)))}
     if error.code == "timeout":
         raise ApiError(504, "analysis timed out", code="timeout")
-    if error.code in ("provider_rejected", "reply_too_large"):
+    if error.code == "provider_rejected":
         raise ApiError(
             422, f"the analysis provider refused this input: {error.message}", code=error.code
         )
+    if error.code == "reply_too_large":
+        raise ApiError(422, error.message, code=error.code)
     if error.retryable:
         detail = "the analysis provider is unavailable; try again later"
         if error.code == "circuit_open":
