@@ -2,6 +2,8 @@
 
 import asyncio
 
+import pytest
+
 from revue.common.testing.waiting import wait_until
 from revue.gateway.request_groups import Grouping, RequestGroups
 
@@ -78,3 +80,18 @@ async def test_a_failed_send_frees_its_slot_at_once():
 
 async def _until(condition) -> None:
     await wait_until(condition, timeout=5, interval=0.001)
+
+
+async def test_a_send_that_raises_gives_its_slot_back():
+    sent: list[list[int]] = []
+
+    async def broken(group: list[int]) -> None:
+        sent.append(group)
+        if len(sent) == 1:
+            raise RuntimeError("send failed")
+
+    groups = RequestGroups(broken, Grouping(max_size=8, in_flight=1, hold=60), "t5")
+    with pytest.raises(RuntimeError):
+        await groups.submit(1)
+    await groups.submit(2)  # the only slot is free again: sent at once
+    assert sent == [[1], [2]]

@@ -135,6 +135,10 @@ class AnalysisClient:
         one message each way, as before grouping. A larger one is an
         `analysis.run.batch`, halved until it fits a message.
         """
+        # Callers that gave up while their request waited are not sent.
+        group = [outgoing for outgoing in group if not outgoing.answered.done()]
+        if not group:
+            return None
         nats = self._nats()
         if len(group) == 1:
             run, answered = group[0].run, group[0].answered

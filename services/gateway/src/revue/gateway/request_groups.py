@@ -62,7 +62,11 @@ class RequestGroups(Generic[Item]):
         self.items_sent += len(group)
         self._groups.inc()
         self._sizes.observe(len(group))
-        answered = await self._send(group)
+        try:
+            answered = await self._send(group)
+        except BaseException:
+            self._release()  # a slot is never lost, whatever `send` did
+            raise
         slot = _Slot(self._release)
         if answered is None or answered.done():
             slot.release()
