@@ -24,7 +24,8 @@ class AnalysisSettings(ServiceSettings):
     openai_timeout: float = Field(default=60.0, gt=0)
     openai_max_concurrency: int = Field(default=8, ge=1)
 
-    # Synchronous requests handled at once by one process (analysis.run)
+    # Synchronous requests handled at once by one process (analysis.run; a
+    # sixteenth of it for analysis.run.batch messages)
     request_concurrency: int = Field(default=256, ge=1, le=10_000)
 
     # Result cache (CACHE_ENABLED=false: every request reaches the provider)
