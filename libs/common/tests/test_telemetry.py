@@ -30,3 +30,25 @@ def test_spans_are_recorded_only_once_something_receives_them():
     with tracer.start_as_current_span("after") as span:
         assert span.is_recording()
     assert [s.name for s in exporter.get_finished_spans()] == ["after"]
+
+
+def test_with_no_receiver_the_helpers_pass_the_trace_on_without_spans(monkeypatch):
+    from opentelemetry import trace
+
+    from revue.common import telemetry
+
+    monkeypatch.setattr(telemetry, "_receivers", set())  # whatever other tests attached
+    tracer = trace.get_tracer("test")
+    incoming = {"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}
+    with telemetry.consumer_span(tracer, "s", incoming) as span:
+        # The incoming trace is the current one: logs carry its ids.
+        assert (
+            format(span.get_span_context().trace_id, "032x") == "0af7651916cd43dd8448eb211c80319c"
+        )
+        with telemetry.send_span(tracer, "next") as headers:
+            assert headers["traceparent"] == incoming["traceparent"]  # passed on as it came
+    with telemetry.send_span(tracer, "next", parent=incoming) as headers:
+        assert headers == incoming
+    with telemetry.batch_span(tracer, "group", [incoming, {}]) as span:
+        assert span.get_span_context().span_id == 0xB7AD6B7169203331
+    assert not trace.get_current_span().get_span_context().is_valid  # nothing left attached

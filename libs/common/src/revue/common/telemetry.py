@@ -113,10 +113,6 @@ class ServiceTracerProvider(TracerProvider):
 _receivers: set[int] = set()
 
 
-def spans_received() -> bool:
-    return bool(_receivers)
-
-
 @contextmanager
 def _within(context: Context) -> Iterator[Span]:
     token = attach(context)
