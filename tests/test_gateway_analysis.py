@@ -84,12 +84,7 @@ async def test_concurrent_requests_travel_grouped_and_each_gets_its_own_answer(
     ]
     async with running(make_settings, database_url, gateway_overrides=GROUPED) as client:
         user = await login(client)
-        answers = await asyncio.gather(
-            *(
-                client.post("/api/v1/analyze", json={"code": c, "language": "python"}, headers=user)
-                for c in codes
-            )
-        )
+        answers = await asyncio.gather(*(analyze(client, user, code) for code in codes))
         groups = gateway_of(client).analysis.groups
     for i, answer in enumerate(answers):
         assert answer.status_code == 200, answer.text
@@ -105,16 +100,7 @@ async def test_no_analysis_service_is_503_for_grouped_requests_too(make_settings
         make_settings, database_url, analysis=False, gateway_overrides=GROUPED
     ) as client:
         user = await login(client)
-        answers = await asyncio.gather(
-            *(
-                client.post(
-                    "/api/v1/analyze",
-                    json={"code": f"x = {i}\n", "language": "python"},
-                    headers=user,
-                )
-                for i in range(10)
-            )
-        )
+        answers = await asyncio.gather(*(analyze(client, user, f"x = {i}\n") for i in range(10)))
         groups = gateway_of(client).analysis.groups
     assert [a.status_code for a in answers] == [503] * 10
     assert all(a.headers["retry-after"] == "5" for a in answers)
@@ -144,12 +130,7 @@ async def test_an_analysis_service_without_batches_still_answers_grouped_request
         ) as client:
             user = await login(client)
             answers = await asyncio.gather(
-                *(
-                    client.post(
-                        "/api/v1/analyze", json={"code": f"x = {i}\n", **PYTHON}, headers=user
-                    )
-                    for i in range(10)
-                )
+                *(analyze(client, user, f"x = {i}\n") for i in range(10))
             )
             groups = gateway_of(client).analysis.groups
     finally:
@@ -199,12 +180,10 @@ async def test_code_that_does_not_fit_a_bus_message_is_413_not_a_crash(make_sett
     code = '"' * 1_000_000
     async with running(make_settings, database_url) as client:
         user = await login(client)
-        response = await client.post("/api/v1/analyze", json={"code": code, **PYTHON}, headers=user)
+        response = await analyze(client, user, code)
         assert response.status_code == 413, response.text
         assert "bus" in response.json()["detail"]
-        fine = await client.post(
-            "/api/v1/analyze", json={"code": "x = 1\n", **PYTHON}, headers=user
-        )
+        fine = await analyze(client, user, "x = 1\n")
         assert fine.status_code == 200
 
 

@@ -91,9 +91,9 @@ class Responder(Generic[E]):
         self._subscription: Subscription | None = None
         self._answering: set[asyncio.Task[None]] = set()
         self._answered = metrics.requests.labels(subject, "answered")
-        self._refused = metrics.requests.labels(subject, "rejected")
+        self._rejected_requests = metrics.requests.labels(subject, "rejected")
         self._failed = metrics.requests.labels(subject, "failed")
-        self._rejected = metrics.rejected.labels(subject=subject)
+        self._rejected_events = metrics.rejected.labels(subject=subject)
         self._duration = metrics.duration.labels(subject)
 
     @property
@@ -136,7 +136,7 @@ class Responder(Generic[E]):
                 try:
                     event = self.model.model_validate_json(message.data)
                 except ValidationError as error:
-                    counter = self._refused
+                    counter = self._rejected_requests
                     answer: BaseModel | None = self._rejection(validation_summary(error))
                 else:
                     answer = await self.handle(event)
@@ -163,7 +163,7 @@ class Responder(Generic[E]):
             log.warning("failure answer not sent", subject=self.subject, error=repr(error))
 
     def _rejection(self, reason: str) -> Rejection:
-        self._rejected.inc()
+        self._rejected_events.inc()
         log.warning("event rejected", subject=self.subject, reason=reason)
         return Rejection(error=ErrorInfo(code="malformed_event", message=reason))
 

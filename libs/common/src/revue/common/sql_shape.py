@@ -150,7 +150,6 @@ _ROW = r"\((?:[^()']|\([^()']*\))*\)"
 _MANY_ROWS = re.compile(rf"(\bVALUES\s*)({_ROW})(?:\s*,\s*{_ROW})+", re.IGNORECASE)
 
 
-@lru_cache(maxsize=1024)
 def shape_ignoring_rows(sql: str) -> StatementShape:
     """`shape_of` for statements whose VALUES lists vary in length (group commits).
 

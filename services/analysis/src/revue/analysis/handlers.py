@@ -52,7 +52,12 @@ def register(
     broker, topology = runtime.broker, runtime.topology
     tracer = runtime.tracer_provider.get_tracer("revue.analysis.handlers")
 
-    async def answer(request: RunAnalysis) -> AnalysisReply:
+    @runtime.responder(
+        topology.subject(subjects.ANALYSIS_RUN),
+        queue=subjects.ANALYSIS_QUEUE_GROUP,
+        concurrency=concurrency,
+    )
+    async def run_analysis(request: RunAnalysis) -> AnalysisReply:
         started = time.monotonic()
         key = engine.key_for(request)
         try:
@@ -83,20 +88,12 @@ def register(
             duration_ms=duration_ms,
         )
 
-    @runtime.responder(
-        topology.subject(subjects.ANALYSIS_RUN),
-        queue=subjects.ANALYSIS_QUEUE_GROUP,
-        concurrency=concurrency,
-    )
-    async def run_analysis(request: RunAnalysis) -> AnalysisReply:
-        return await answer(request)
-
     batch_subject = topology.subject(subjects.ANALYSIS_RUN_BATCH)
 
     async def answer_one(run: BatchedRun) -> None:
         # Each request of a batch continues its own trace, not the message's.
         with consumer_span(tracer, batch_subject, run.trace):
-            reply = await answer(run.request)
+            reply = await run_analysis(run.request)
         await publish_answer(broker.connection, run.reply_to, reply)
 
     @runtime.responder(

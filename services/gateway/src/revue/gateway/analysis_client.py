@@ -99,7 +99,7 @@ class AnalysisClient:
                     )
                     await self.groups.submit(Outgoing(run, answered))
                     message = await answered
-            if message.headers is not None and message.headers.get("Status") == "503":
+            if _no_responders(message):
                 raise NoRespondersError
         except NoRespondersError as error:
             raise ApiError(
@@ -184,8 +184,7 @@ class AnalysisClient:
         """
         if answered.cancelled() or answered.exception() is not None:
             return
-        message = answered.result()
-        if message.headers is not None and message.headers.get("Status") == "503":
+        if _no_responders(answered.result()):
             task = asyncio.get_running_loop().create_task(self._send_alone(group))
             self._resending.add(task)
             task.add_done_callback(self._resending.discard)
@@ -197,6 +196,11 @@ class AnalysisClient:
         for outgoing in group:
             if not outgoing.answered.done():
                 await self._send([outgoing])
+
+
+def _no_responders(message: Msg) -> bool:
+    """The server's own answer to a request nobody subscribes to (status 503)."""
+    return message.headers is not None and message.headers.get("Status") == "503"
 
 
 def _rejection_in(data: bytes) -> Rejection | None:
