@@ -7,6 +7,9 @@ PYTHON := $(VENV)/bin/python
 # uv from PATH, else the one pip installs for this Python (see `install`).
 UV     := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 
+# Generated into .env by compose-up (never committed), each once.
+COMPOSE_SECRETS := POSTGRES_PASSWORD GRAFANA_ADMIN_PASSWORD JWT_SECRET CDN_ADMIN_TOKEN
+
 .PHONY: help install lock run test test-fast test-faults lint format bench compose-up compose-down clean
 
 help: ## List the targets
@@ -54,9 +57,9 @@ bench: ## Run the benchmarks under bench/ and print their figures
 	@command -v wrk >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && (apt-get install -y -qq wrk >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq wrk >/dev/null)); } || echo "wrk not installed: install it to run the HTTP benchmarks"
 	$(PYTHON) bench/run_all.py
 
-compose-up: ## Start the production-like stack with Docker Compose (needs a Docker engine)
-	@test -f .env && grep -q '^POSTGRES_PASSWORD=' .env || echo "POSTGRES_PASSWORD=$$(python3 -c 'import secrets; print(secrets.token_hex(16))')" >> .env
-	@grep -q '^GRAFANA_ADMIN_PASSWORD=' .env || echo "GRAFANA_ADMIN_PASSWORD=$$(python3 -c 'import secrets; print(secrets.token_hex(16))')" >> .env
+compose-up: ## Start the production-like stack with Docker Compose (secrets generated into .env)
+	@# Each secret once, 43 random URL-safe characters: an empty or short secret counts as unset
+	@touch .env; for name in $(COMPOSE_SECRETS); do grep -q "^$$name=" .env || echo "$$name=$$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')" >> .env; done
 	docker compose up -d --build
 
 compose-down: ## Stop the Compose stack and remove its volumes

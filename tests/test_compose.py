@@ -59,6 +59,16 @@ def test_no_password_is_written_into_the_compose_file():
     assert not re.search(r"postgresql\+asyncpg://\w+:(?!\$\{)[^@]+@", text)
 
 
+@pytest.mark.parametrize(
+    ("service", "variable"), [("cdn", "CDN_ADMIN_TOKEN"), ("gateway", "JWT_SECRET")]
+)
+def test_secrets_are_required_and_never_default_to_empty(compose, service, variable):
+    value = compose["services"][service]["environment"][variable]
+    assert value.startswith(f"${{{variable}:?"), value  # unset refuses to start, never ''
+    makefile = (ROOT / "Makefile").read_text()
+    assert variable in re.search(r"COMPOSE_SECRETS := (.*)", makefile).group(1).split()
+
+
 def test_dockerfile_installs_dependencies_before_the_members():
     text = (ROOT / "Dockerfile").read_text()
     lock_layer = text.index("COPY requirements.lock")

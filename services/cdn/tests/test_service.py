@@ -183,3 +183,30 @@ async def test_the_cli_deploys_a_directory_the_running_service_then_serves(
         env=env, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert refused.returncode == 2 and "not a directory" in refused.stderr
+
+
+@pytest.mark.parametrize("token", [None, "", "short-but-not-empty", "x" * 31])
+async def test_an_empty_or_short_admin_token_leaves_the_admin_api_closed(
+    make_settings, tmp_path, token
+):
+    settings = make_settings(CdnSettings, cdn_store_dir=tmp_path / "store", cdn_admin_token=token)
+    app = create_app(settings, configure_process=False)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://cdn"
+    ) as client:
+        for credentials in ({}, {"Authorization": "Bearer "}, {"Authorization": f"Bearer {token}"}):
+            answer = await client.post("/api/v1/cdn/invalidations/all", headers=credentials)
+            assert answer.status_code == 503, (credentials, answer.text)
+            assert "not configured" in answer.json()["detail"]
+
+
+async def test_a_long_admin_token_must_match_exactly(make_settings, tmp_path):
+    token = "t" * 32
+    settings = make_settings(CdnSettings, cdn_store_dir=tmp_path / "store", cdn_admin_token=token)
+    app = create_app(settings, configure_process=False)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://cdn"
+    ) as client:
+        for wrong in ({}, {"Authorization": "Bearer "}, {"Authorization": f"Bearer {token[:-1]}"}):
+            answer = await client.get("/api/v1/cdn/invalidations/pending", headers=wrong)
+            assert answer.status_code == 401, (wrong, answer.text)

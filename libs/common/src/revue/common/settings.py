@@ -8,12 +8,27 @@ the suite without reading code.
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 DEFAULT_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+# A secret shorter than this is no secret: it counts as unset (DESIGN.md, "Trust").
+MIN_SECRET_BYTES = 32
+
+
+def configured_secret(secret: SecretStr | None, min_bytes: int = MIN_SECRET_BYTES) -> str | None:
+    """The secret's value, or None when it is unset, empty or shorter than `min_bytes`.
+
+    `${TOKEN:-}` in a compose file makes an empty string, and comparing an empty
+    token with an empty header succeeds: an empty or short secret must never
+    open anything.
+    """
+    if secret is None:
+        return None
+    value = secret.get_secret_value()
+    return value if len(value.encode()) >= min_bytes else None
 
 
 class ServiceSettings(BaseSettings):

@@ -24,6 +24,7 @@ from revue.cdn.nginx import nginx_config
 from revue.cdn.settings import CdnSettings
 from revue.cdn.store import AssetStore
 from revue.common.events import AssetPath, RequestInvalidation, ShortText
+from revue.common.settings import MIN_SECRET_BYTES, configured_secret
 
 router = APIRouter(prefix="/api/v1/cdn", tags=["cdn"])
 bearer = HTTPBearer(auto_error=False, description="CDN_ADMIN_TOKEN")
@@ -50,11 +51,15 @@ def cdn(request: Request) -> Cdn:
 async def operator(
     request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)
 ) -> None:
-    token = cdn(request).settings.cdn_admin_token
+    token = configured_secret(cdn(request).settings.cdn_admin_token)
     if token is None:
-        raise HTTPException(503, "the admin API is off: set CDN_ADMIN_TOKEN")
+        raise HTTPException(
+            503,
+            f"the admin API is not configured: set CDN_ADMIN_TOKEN (at least {MIN_SECRET_BYTES}"
+            " bytes)",
+        )
     given = credentials.credentials.encode() if credentials else b""
-    if not hmac.compare_digest(given, token.get_secret_value().encode()):
+    if not given or not hmac.compare_digest(given, token.encode()):
         raise HTTPException(
             401, "a valid operator token is required", {"WWW-Authenticate": "Bearer"}
         )

@@ -20,8 +20,8 @@ class CdnSettings(ServiceSettings):
     # Where deployments live, and the URL pages should use for them
     cdn_store_dir: Path = Path(".revue/cdn")
     cdn_public_url: str = "http://127.0.0.1:8004"
-    # Operators and CI deploy and purge with this bearer token; unset, the
-    # admin API answers 503 (assets are still served).
+    # Operators and CI deploy and purge with this bearer token; unset, empty or
+    # shorter than 32 bytes, the admin API answers 503 (assets are still served).
     cdn_admin_token: SecretStr | None = None
 
     # Ingest
