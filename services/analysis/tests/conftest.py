@@ -9,4 +9,4 @@ from revue.analysis.providers.builtin import BuiltinProvider
 def builtin_provider():
     provider = BuiltinProvider(processes=2)
     yield provider
-    provider._pool.shutdown(wait=True)
+    provider.workers.close()

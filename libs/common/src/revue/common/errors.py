@@ -39,6 +39,12 @@ class ProviderRejectedError(ProviderError):
     code = "provider_rejected"
 
 
+class AnalysisTimeoutError(ProviderError):
+    """This input ran past the analysis deadline, alone: it is too costly to analyse."""
+
+    code = "analysis_timeout"
+
+
 class CircuitOpenError(RevueError):
     """The circuit breaker is open: failing fast instead of calling a sick dependency."""
 

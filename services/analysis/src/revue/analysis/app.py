@@ -25,7 +25,9 @@ def create_provider(settings: AnalysisSettings) -> Provider:
         return OpenAIProvider.from_settings(settings)
     from revue.analysis.providers.builtin import BuiltinProvider
 
-    return BuiltinProvider(processes=settings.analysis_processes)
+    return BuiltinProvider(
+        processes=settings.analysis_processes, deadline=settings.analysis_worker_deadline
+    )
 
 
 def create_app(

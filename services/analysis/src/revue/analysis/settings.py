@@ -18,6 +18,9 @@ class AnalysisSettings(ServiceSettings):
     # Provider
     provider: Literal["builtin", "openai"] = "builtin"
     analysis_processes: int = Field(default=2, ge=1, le=64)
+    # Hard deadline of one call to a builtin worker: past it the worker is killed
+    # and the batch's items are tried again alone (then fail with analysis_timeout).
+    analysis_worker_deadline: float = Field(default=10.0, gt=0, le=600)
     openai_base_url: str | None = None
     openai_model: str = "gpt-4o-mini"
     openai_api_key: SecretStr | None = None

@@ -221,7 +221,7 @@ def raise_for_failure(error: ErrorInfo | None) -> None:
         raise ApiError(
             422, f"the analysis provider refused this input: {error.message}", code=error.code
         )
-    if error.code == "reply_too_large":
+    if error.code in ("reply_too_large", "analysis_timeout"):
         raise ApiError(422, error.message, code=error.code)
     if error.retryable:
         detail = "the analysis provider is unavailable; try again later"

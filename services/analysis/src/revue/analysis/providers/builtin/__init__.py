@@ -4,51 +4,74 @@ Python goes through ruff (security -> S, quality -> pyflakes, bugbear and
 friends, complexity -> C901), run once per batch over a temporary folder of
 all the batch's Python files so the process start is paid once. Every
 language also goes through lizard (complexity, length, parameters) and the
-pattern rules (secrets, dangerous calls, SQL built from strings), in a
-process pool so the event loop never computes.
+pattern rules (secrets, dangerous calls, SQL built from strings), in worker
+processes so the event loop never computes.
+
+Each call to a worker has a hard deadline (`ANALYSIS_WORKER_DEADLINE`): a
+batch that runs past it is killed with its worker, and its items are tried
+again alone, each with the same deadline, so one costly submission delays
+its batch-mates by one deadline at most and fails alone with
+`analysis_timeout`.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import lizard
 
 from revue.analysis.providers import AnalysisInput
 from revue.analysis.providers.builtin.findings import finalize
-from revue.analysis.providers.builtin.pool import service_process_pool
 from revue.analysis.providers.builtin.ruff_check import RuffChecker
 from revue.analysis.providers.builtin.static_checks import check_many
+from revue.analysis.providers.builtin.workers import (
+    DeadlineExceededError,
+    DeadlineWorkers,
+    WorkerCrashedError,
+)
 from revue.common import __version__
-from revue.common.errors import ProviderError
+from revue.common.errors import AnalysisTimeoutError, ProviderError
 from revue.common.events import AnalysisResult, Finding
+
+StaticChecks = Callable[[Sequence[tuple[str, str, Sequence[str]]]], list[list[Finding]]]
 
 
 class BuiltinProvider:
     name = "builtin"
     model: str | None = None
 
-    def __init__(self, processes: int = 2, ruff_timeout: float = 60.0) -> None:
+    def __init__(
+        self,
+        processes: int = 2,
+        ruff_timeout: float = 60.0,
+        deadline: float = 10.0,
+        static_checks: StaticChecks = check_many,
+    ) -> None:
+        """`static_checks` runs in the workers: a module-level function (tests slow it down)."""
         self.ruff = RuffChecker(timeout=ruff_timeout)
         self.version = f"{__version__}+ruff-{self.ruff.version}+lizard-{lizard.version}"
-        self._pool = service_process_pool(processes)
+        self.workers = DeadlineWorkers(processes, deadline)
+        self.static_checks = static_checks
 
     async def analyze_batch(
         self, items: Sequence[AnalysisInput]
     ) -> list[AnalysisResult | ProviderError]:
-        loop = asyncio.get_running_loop()
-        static = loop.run_in_executor(
-            self._pool, check_many, [(i.code, i.language, i.rules) for i in items]
-        )
+        static = asyncio.ensure_future(self._static_findings(items))
         python = [(index, item) for index, item in enumerate(items) if item.language == "python"]
-        ruff_findings = await self.ruff.check([item for _, item in python])
-        per_item: list[list[Finding]] = await static
-        for (index, _), found in zip(python, ruff_findings, strict=True):
-            per_item[index].extend(found)
+        try:
+            ruff_findings = await self.ruff.check([item for _, item in python])
+        except BaseException:
+            static.cancel()
+            raise
+        per_item = await static
         results: list[AnalysisResult | ProviderError] = []
-        for item, found in zip(items, per_item, strict=True):
-            kept, truncated = finalize(found, item.max_issues)
+        ruff_of = {index: found for (index, _), found in zip(python, ruff_findings, strict=True)}
+        for index, (item, found) in enumerate(zip(items, per_item, strict=True)):
+            if isinstance(found, ProviderError):
+                results.append(found)
+                continue
+            kept, truncated = finalize([*found, *ruff_of.get(index, [])], item.max_issues)
             results.append(
                 AnalysisResult(
                     analyzer=f"revue-{self.name}",
@@ -60,5 +83,35 @@ class BuiltinProvider:
             )
         return results
 
+    async def _static_findings(
+        self, items: Sequence[AnalysisInput]
+    ) -> list[list[Finding] | ProviderError]:
+        """The batch in one call; past the deadline, each item once more alone."""
+        try:
+            return list(await self.workers.run(self.static_checks, _payload(items)))
+        except (DeadlineExceededError, WorkerCrashedError):
+            if len(items) == 1:
+                return [await self._alone(items[0], retried=True)]
+        return list(await asyncio.gather(*(self._alone(item) for item in items)))
+
+    async def _alone(
+        self, item: AnalysisInput, retried: bool = False
+    ) -> list[Finding] | ProviderError:
+        try:
+            [found] = await self.workers.run(self.static_checks, _payload([item]))
+        except DeadlineExceededError:
+            seconds = self.workers.deadline
+            return AnalysisTimeoutError(
+                f"the analysis of this input ran past its {seconds:g} s deadline"
+                + (" twice" if retried else "")
+            )
+        except WorkerCrashedError as error:
+            return ProviderError(f"the analysis of this input failed: {error}")
+        return found
+
     async def aclose(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self.workers.close()
+
+
+def _payload(items: Sequence[AnalysisInput]) -> list[tuple[str, str, tuple[str, ...]]]:
+    return [(item.code, item.language, tuple(item.rules)) for item in items]

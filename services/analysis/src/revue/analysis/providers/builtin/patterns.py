@@ -18,7 +18,12 @@ NOT_PYTHON = (
     "ruby", "php", "kotlin", "swift", "scala",
 )  # fmt: skip
 JVM = ("java", "kotlin", "scala")
-SQL_START = r"(?:select\s[^\"'`]*?\sfrom|insert\s+into|update\s+\w+\s+set|delete\s+from)\b"
+# Atomic: the first `from` within 500 characters is the one; a later one is never tried.
+SQL_START = (
+    r"(?>select\s[^\"'`\n]{0,500}?\sfrom|insert\s+into|update\s+\w{1,200}\s+set|delete\s+from)\b"
+)
+# What may follow a closed string literal to concatenate it with something.
+SQL_TAIL = r"\s*(?:\+|\.\s*\$|\.\s*\w|%\s*\w)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,11 +97,12 @@ RULES: tuple[PatternRule, ...] = (
          "medium", "HTML written from a string (XSS)", "Use textContent or a sanitizer."),
     # --- SQL built from strings ---------------------------------------------------
     rule("SQL001", NOT_PYTHON,
-         rf"(?i)([\"'])\s*{SQL_START}(?:(?!\1)[^\n])*\1\s*(?:\+|\.\s*\$|\.\s*\w|%\s*\w)",
+         rf"(?i)(?:\"\s*{SQL_START}[^\"\n]*+\"|'\s*{SQL_START}[^'\n]*+'){SQL_TAIL}",
          "high", "SQL built by string concatenation",
          "Use parameterized queries (placeholders bound by the driver)."),
     rule("SQL002", NOT_PYTHON,
-         rf"(?i)(?:`|\$\"|@\"|f\"|\")\s*{SQL_START}[^`\"\n]*(?:\$\{{|#\{{|\{{\w*\}}|%[sdv]|\$[A-Za-z_]|\\\()",
+         rf"(?i)(?:`|\$\"|@\"|f\"|\")\s*{SQL_START}[^`\"\n]*?"
+         r"(?:\$\{|#\{|\{\w{0,100}\}|%[sdv]|\$[A-Za-z_]|\\\()",
          "high", "SQL built by string interpolation",
          "Use parameterized queries (placeholders bound by the driver)."),
 )  # fmt: skip
