@@ -1,5 +1,7 @@
 """Rate limits are shared by every gateway on one Redis, with the IETF headers."""
 
+from starlette.datastructures import Headers
+
 from .conftest import register, serving
 
 
@@ -60,3 +62,47 @@ async def test_rate_limiting_can_be_switched_off(gateway_settings):
             (await client.get("/api/v1/auth/me", headers=headers)).status_code for _ in range(5)
         }
     assert codes == {200}
+
+
+async def test_a_client_written_forwarded_for_does_not_escape_the_anonymous_limit(
+    gateway_settings,
+):
+    settings = gateway_settings(
+        trust_forwarded_for=True,
+        rate_limit_anonymous_per_minute=60,
+        rate_limit_anonymous_burst=2,
+    )
+    body = {"email": "a@example.com", "password": "Nope-1234"}
+    async with serving(settings) as client:
+        # One proxy in front: it appends the address it saw (198.51.100.9); the
+        # client rotates what it writes in front of it.
+        codes = [
+            (
+                await client.post(
+                    "/api/v1/auth/token",
+                    json=body,
+                    headers={"X-Forwarded-For": f"10.0.0.{index}, 198.51.100.9"},
+                )
+            ).status_code
+            for index in range(4)
+        ]
+        other = await client.post(
+            "/api/v1/auth/token", json=body, headers={"X-Forwarded-For": "10.0.0.1, 198.51.100.10"}
+        )
+    assert codes == [401, 401, 429, 429]
+    assert other.status_code == 401  # another real client has its own budget
+
+
+async def test_two_trusted_proxies_count_the_address_two_from_the_right(gateway_settings):
+    from revue.gateway.principal import client_address
+
+    class Request:
+        client = type("Peer", (), {"host": "192.0.2.1"})()
+
+        def __init__(self, *values):
+            self.headers = Headers(raw=[(b"x-forwarded-for", value.encode()) for value in values])
+
+    assert client_address(Request("6.6.6.6, 203.0.113.5, 10.1.1.1"), 2) == "203.0.113.5"
+    assert client_address(Request("6.6.6.6", "203.0.113.5, 10.1.1.1"), 2) == "203.0.113.5"
+    assert client_address(Request("10.1.1.1"), 2) == "192.0.2.1"  # not through both proxies
+    assert client_address(Request("6.6.6.6"), 0) == "192.0.2.1"

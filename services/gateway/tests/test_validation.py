@@ -93,3 +93,27 @@ async def test_bad_idempotency_keys_and_ids_are_422_not_500(client, user):
     assert bad_cursor.status_code == 422
     bad_fields = await client.get("/api/v1/analyses?fields=password", headers=user)
     assert bad_fields.status_code == 422
+
+
+async def test_validation_errors_are_labelled_by_route_template_not_raw_path(client, user):
+    from revue.gateway.errors import validation_errors_total
+
+    def series() -> set[tuple[str, ...]]:
+        return {
+            tuple(sample.labels.values())
+            for metric in validation_errors_total.collect()
+            for sample in metric.samples
+            if sample.name == "validation_errors_total"
+        }
+
+    before = series()
+    for index in range(500):
+        await client.get(f"/api/v1/analyses/not-an-id-{index}", headers=user)
+        await client.post(
+            ANALYZE, json={"code": "x", "language": "c", f"k{index}": 1}, headers=user
+        )
+    added = series() - before
+    assert added <= {
+        ("/api/v1/analyses/{analysis_id}", "analysis_id"),
+        ("/api/v1/analyze", "(unknown field)"),
+    }, sorted(added)[:5]

@@ -106,6 +106,20 @@ def from_revue_error(error: RevueError) -> ApiError:
     return ApiError(502, error.message, code=error.code)
 
 
+def route_of(request: Request) -> str:
+    """The route's template (`/api/v1/analyses/{analysis_id}`), never the raw path:
+    a label per distinct path would let a client make unbounded metric series."""
+    route = request.scope.get("route")
+    return getattr(route, "path", None) or "unmatched"
+
+
+def field_label(problem: Any, field: str) -> str:
+    """The model's top-level field; a client's own unknown key is not a label value."""
+    if problem.get("type") == "extra_forbidden":
+        return "(unknown field)"
+    return field.split(".")[0][:64]
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def validation_failed(request: Request, error: RequestValidationError) -> JSONResponse:
@@ -126,7 +140,7 @@ def install_error_handlers(app: FastAPI) -> None:
                     type=str(problem.get("type", "value_error")),
                 )
             )
-            validation_errors_total.labels(request.url.path, field.split(".")[0]).inc()
+            validation_errors_total.labels(route_of(request), field_label(problem, field)).inc()
         body = error_body(422, "Validation failed", errors=[e.model_dump() for e in errors[:50]])
         return JSONResponse(body, status_code=422)
 

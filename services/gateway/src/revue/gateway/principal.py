@@ -93,16 +93,24 @@ def limited(policy_name: str) -> Callable[..., Awaitable[Principal]]:
     return dependency
 
 
-def client_address(request: Request, trust_forwarded_for: bool) -> str:
-    if trust_forwarded_for:
-        forwarded = request.headers.get("x-forwarded-for", "")
-        if forwarded:
-            return forwarded.split(",")[0].strip()[:64]
-    return request.client.host if request.client else "unknown"
+def client_address(request: Request, trusted_proxies: int) -> str:
+    """The address the rate limit counts: the peer, or the one our proxies saw.
+
+    Each proxy appends the address it was reached from to X-Forwarded-For,
+    so with `trusted_proxies` proxies in front of us the client is that many
+    entries from the right; anything left of it was written by the client
+    and is never believed. Fewer entries than proxies: not through them all.
+    """
+    peer = request.client.host if request.client else "unknown"
+    if trusted_proxies <= 0:
+        return peer
+    hops = [hop.strip() for hop in ",".join(request.headers.getlist("x-forwarded-for")).split(",")]
+    hops = [hop for hop in hops if hop]
+    return hops[-trusted_proxies][:64] if len(hops) >= trusted_proxies else peer
 
 
 async def anonymous_limit(request: Request, context: Gateway = Depends(gateway)) -> None:
-    address = client_address(request, context.settings.trust_forwarded_for)
+    address = client_address(request, context.settings.trusted_proxy_count)
     await enforce(request, context, "anonymous", address)
 
 

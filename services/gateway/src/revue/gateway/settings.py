@@ -41,7 +41,15 @@ class GatewaySettings(ServiceSettings):
     # 1 asks Redis for every request. See rate_leases.
     rate_limit_max_lease: int = Field(default=32, ge=1, le=1000)
     rate_limit_lease_horizon: float = Field(default=0.05, gt=0, le=1)
+    # Behind proxies, X-Forwarded-For names the client; only the entry this many
+    # from the right is believed (each proxy appends one). 0: the peer address.
+    # TRUST_FORWARDED_FOR=true is the same as one proxy.
     trust_forwarded_for: bool = False
+    trusted_proxies: int = Field(default=0, ge=0, le=10)
+
+    @property
+    def trusted_proxy_count(self) -> int:
+        return self.trusted_proxies or int(self.trust_forwarded_for)
 
     # Analysis
     async_processing_enabled: bool = True
