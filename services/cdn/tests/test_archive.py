@@ -79,3 +79,51 @@ def test_not_an_archive_is_refused(tmp_path):
     junk.write_bytes(b"definitely not an archive")
     with pytest.raises(UnsafeArchiveError, match=r"not a tar\.gz or zip"):
         extract(junk, tmp_path / "out")
+
+
+def test_an_oversized_pax_header_is_refused_before_it_is_read(tmp_path):
+    import tracemalloc
+
+    archive = tmp_path / "pax-bomb.tar.gz"
+    with tarfile.open(archive, "w:gz", format=tarfile.PAX_FORMAT) as bundle:
+        info, data = file_member("app.js", b"let a = 1\n")
+        info.pax_headers = {"comment": "x" * (30 * 1024 * 1024)}
+        bundle.addfile(info, io.BytesIO(data))
+    assert archive.stat().st_size < 200 * 1024  # a small upload...
+    tracemalloc.start()
+    try:
+        with pytest.raises(UnsafeArchiveError, match="extended tar header"):
+            extract(archive, tmp_path / "out")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * 1024 * 1024, peak  # ...whose 30 MB header was never read whole
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_gnu_long_name_header_is_capped_too(tmp_path):
+    archive = tmp_path / "long.tar.gz"
+    with tarfile.open(archive, "w:gz", format=tarfile.GNU_FORMAT) as bundle:
+        info, data = file_member("a" * 200_000, b"x")
+        bundle.addfile(info, io.BytesIO(data))
+    with pytest.raises(UnsafeArchiveError, match="extended tar header"):
+        extract(archive, tmp_path / "out")
+
+
+def test_directories_count_against_the_member_limit(tmp_path):
+    members = []
+    for index in range(5_001):
+        info = tarfile.TarInfo(f"d{index}")
+        info.type = tarfile.DIRTYPE
+        members.append((info, None))
+    archive = tar_with(tmp_path / "dirs.tar.gz", members)
+    with pytest.raises(UnsafeArchiveError, match="more than 10 files or directories"):
+        extract(archive, tmp_path / "out", ArchiveLimits(max_files=10))
+    assert not (tmp_path / "out").exists()
+
+    many = tmp_path / "dirs.zip"
+    with zipfile.ZipFile(many, "w") as bundle:
+        for index in range(20):
+            bundle.writestr(f"d{index}/", b"")
+    with pytest.raises(UnsafeArchiveError, match="more than 10 files or directories"):
+        extract(many, tmp_path / "out2", ArchiveLimits(max_files=10))

@@ -3,10 +3,14 @@
 An archive is hostile until proven otherwise. Every member is checked before
 a byte is written: a relative path that stays inside the target (no absolute
 paths, no `..`, no drive letters), a regular file or directory (no symbolic or
-hard links, devices or FIFOs), and limits on the number of files, their total
-size and the compression ratio (a zip or gzip bomb is refused while it is
-being read, not after filling the disk). Extraction goes to a fresh directory
-that the caller discards on any error, so nothing is left behind.
+hard links, devices or FIFOs), and limits on the number of members
+(directories count too), their total size and the compression ratio (a zip
+or gzip bomb is refused while it is being read, not after filling the disk).
+A tar's extended headers (PAX, GNU long names) are capped before they are
+read, since tarfile reads each one whole into memory; a zip's declared entry
+count is checked before its central directory is parsed. Extraction goes to
+a fresh directory that the caller discards on any error, so nothing is left
+behind.
 """
 
 from __future__ import annotations
@@ -27,11 +31,19 @@ class UnsafeArchiveError(ValueError):
     """The archive was refused; the message says why."""
 
 
+# Member types whose header is followed by more header (PAX records, a long name).
+EXTENDED_HEADERS = (
+    tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE,
+    tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK, tarfile.GNUTYPE_SPARSE,
+)  # fmt: skip
+
+
 @dataclass(frozen=True)
 class ArchiveLimits:
-    max_files: int = 10_000
+    max_files: int = 10_000  # members of every kind: files and directories
     max_total_bytes: int = 512 * 1024 * 1024
     max_ratio: float = 200.0  # uncompressed bytes per archive byte
+    max_header_bytes: int = 64 * 1024  # one extended tar header (a path is at most 4 KiB)
 
 
 def safe_member_path(name: str) -> PurePosixPath:
@@ -56,9 +68,11 @@ def extract(archive: Path, target: Path, limits: ArchiveLimits | None = None) ->
     try:
         if zipfile.is_zipfile(archive):
             return _extract_zip(archive, target, budget)
-        if tarfile.is_tarfile(archive):
-            return _extract_tar(archive, target, budget)
-        raise UnsafeArchiveError("not a tar.gz or zip archive")
+        # Not tarfile.is_tarfile: it reads the first member's headers uncapped.
+        return _extract_tar(archive, target, budget)
+    except tarfile.ReadError as error:
+        shutil.rmtree(target, ignore_errors=True)
+        raise UnsafeArchiveError(f"not a tar.gz or zip archive ({error})") from error
     except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as error:
         shutil.rmtree(target, ignore_errors=True)
         raise UnsafeArchiveError(f"corrupt archive: {error}") from error
@@ -74,10 +88,18 @@ class _Budget:
         self.files = 0
         self.bytes = 0
 
-    def file(self) -> None:
+    def member(self) -> None:
         self.files += 1
         if self.files > self.limits.max_files:
-            raise UnsafeArchiveError(f"more than {self.limits.max_files} files")
+            raise UnsafeArchiveError(f"more than {self.limits.max_files} files or directories")
+
+    def header(self, size: int) -> None:
+        if size > self.limits.max_header_bytes:
+            raise UnsafeArchiveError(
+                f"an extended tar header of {size} bytes (the limit is"
+                f" {self.limits.max_header_bytes})"
+            )
+        self.spend(size)
 
     def spend(self, count: int) -> None:
         self.bytes += count
@@ -98,8 +120,19 @@ def _write(source: IO[bytes], destination: Path, budget: _Budget) -> None:
 
 
 def _extract_zip(archive: Path, target: Path, budget: _Budget) -> int:
+    with archive.open("rb") as raw:
+        # The end record declares the entry count: refuse before the central
+        # directory (a ZipInfo per entry) is read into memory.
+        end = zipfile._EndRecData(raw)  # type: ignore[attr-defined]
+    if end is None:
+        raise UnsafeArchiveError("corrupt archive: no end of central directory")
+    declared = end[zipfile._ECD_ENTRIES_TOTAL]  # type: ignore[attr-defined]
+    if declared > budget.limits.max_files:
+        raise UnsafeArchiveError(f"more than {budget.limits.max_files} files or directories")
+    files = 0
     with zipfile.ZipFile(archive) as bundle:
         for info in bundle.infolist():
+            budget.member()
             relative = safe_member_path(info.filename)
             mode = info.external_attr >> 16
             if stat.S_ISLNK(mode):
@@ -107,25 +140,39 @@ def _extract_zip(archive: Path, target: Path, budget: _Budget) -> int:
             if info.is_dir():
                 (target / relative).mkdir(parents=True, exist_ok=True)
                 continue
-            budget.file()
+            files += 1
             with bundle.open(info) as source:
                 _write(source, target / relative, budget)
-    return budget.files
+    return files
 
 
 def _extract_tar(archive: Path, target: Path, budget: _Budget) -> int:
-    with tarfile.open(archive, mode="r:*") as bundle:
+    files = 0
+    with tarfile.open(archive, mode="r:*", tarinfo=_capped_tarinfo(budget)) as bundle:
         for member in _members(bundle):
+            budget.member()
             relative = safe_member_path(member.name)
             if member.isdir():
                 (target / relative).mkdir(parents=True, exist_ok=True)
                 continue
-            budget.file()
+            files += 1
             source = bundle.extractfile(member)
             if source is None:
                 raise UnsafeArchiveError(f"unreadable member: {member.name!r}")
             _write(source, target / relative, budget)
-    return budget.files
+    return files
+
+
+def _capped_tarinfo(budget: _Budget) -> type[tarfile.TarInfo]:
+    """A TarInfo that charges every extended header to the budget before reading it."""
+
+    class CappedTarInfo(tarfile.TarInfo):
+        def _proc_member(self, tar: tarfile.TarFile) -> tarfile.TarInfo:
+            if self.type in EXTENDED_HEADERS:
+                budget.header(self.size)
+            return super()._proc_member(tar)  # type: ignore[misc]
+
+    return CappedTarInfo
 
 
 def _members(bundle: tarfile.TarFile) -> Iterator[tarfile.TarInfo]:
