@@ -1,6 +1,6 @@
 """The cache in the request path: the gateway answers repeats without NATS."""
 
-from gateway_with_analysis import login, running
+from gateway_with_analysis import login, login_admin, running
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
@@ -54,10 +54,9 @@ async def test_admins_invalidate_and_others_may_not(make_settings, database_url)
         make_settings,
         database_url,
         cache_service=True,
-        gateway_overrides={"admin_emails": [admin_email]},
     ) as client:
         user = await login(client)
-        admin = await login(client, admin_email)
+        admin = await login_admin(client, admin_email)
         body = {"code": CODE, "language": "python"}
         await client.post(ANALYZE, json=body, headers=user)
         refused = await client.post(

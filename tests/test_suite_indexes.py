@@ -16,7 +16,7 @@ import tarfile
 
 import asyncpg
 import httpx
-from gateway_with_analysis import login, running
+from gateway_with_analysis import login, login_admin, running
 
 from revue.cdn.app import create_app as cdn_app
 from revue.cdn.settings import CdnSettings
@@ -103,7 +103,7 @@ async def in_process(app, lifespan_app=None):
 
 async def drive_the_gateway(gateway: httpx.AsyncClient) -> None:
     """Each kind of request the gateway serves, for a few users."""
-    admin = await login(gateway, ADMIN)
+    admin = await login_admin(gateway, ADMIN)
     for round_ in range(3):
         await one_user(gateway, round_)
     await gateway.get("/api/v1/query-optimizer/report", headers=admin)
@@ -215,7 +215,7 @@ async def test_the_advisor_finds_nothing_missing_in_the_suites_own_migrations(
         running(
             make_settings,
             database_url,
-            gateway_overrides={"admin_emails": [ADMIN], **EVERY_STATEMENT},
+            gateway_overrides=EVERY_STATEMENT,
             analysis_overrides=EVERY_STATEMENT,
         ) as gateway,
     ):

@@ -1,8 +1,11 @@
 """Registration, tokens and API keys against real PostgreSQL."""
 
+import os
+import uuid
+
 import pytest
 
-from .conftest import PASSWORD, register
+from .conftest import PASSWORD, register, serving
 
 
 async def test_registration_lower_cases_the_email_and_hides_the_hash(client):
@@ -131,3 +134,95 @@ async def test_a_user_cannot_revoke_another_users_key(client, user):
     other = await register(client)
     response = await client.delete(f"/api/v1/auth/api-keys/{created['id']}", headers=other)
     assert response.status_code == 404
+
+
+async def tokens_for(client) -> dict:
+    email = f"rot-{uuid.uuid4().hex[:8]}@example.com"
+    registered = await client.post(
+        "/api/v1/auth/register",
+        json={"email": email, "password": PASSWORD, "full_name": "Rota Tion"},
+    )
+    assert registered.status_code == 201
+    answer = await client.post("/api/v1/auth/token", json={"email": email, "password": PASSWORD})
+    return {**answer.json(), "email": email}
+
+
+async def refresh(client, token: str):
+    return await client.post("/api/v1/auth/token", json={"refresh_token": token})
+
+
+async def test_a_refresh_token_is_good_once_and_rotates(client):
+    first = (await tokens_for(client))["refresh_token"]
+    second = await refresh(client, first)
+    assert second.status_code == 200
+    assert second.json()["refresh_token"] != first
+    third = await refresh(client, second.json()["refresh_token"])
+    assert third.status_code == 200
+
+
+async def test_a_replayed_refresh_token_revokes_its_whole_family(client):
+    tokens = await tokens_for(client)
+    stolen = tokens["refresh_token"]
+    legitimate = (await refresh(client, stolen)).json()["refresh_token"]
+    replay = await refresh(client, stolen)
+    assert replay.status_code == 401
+    # The family is gone: the legitimate holder's newer token no longer works either...
+    assert (await refresh(client, legitimate)).status_code == 401
+    # ...while another login of the same account (its own family) is untouched.
+    other = await client.post(
+        "/api/v1/auth/token", json={"email": tokens["email"], "password": PASSWORD}
+    )
+    assert (await refresh(client, other.json()["refresh_token"])).status_code == 200
+
+
+async def test_logout_revokes_the_family_of_the_token_it_is_given(client):
+    tokens = await tokens_for(client)
+    next_token = (await refresh(client, tokens["refresh_token"])).json()["refresh_token"]
+    out = await client.post("/api/v1/auth/logout", json={"refresh_token": next_token})
+    assert out.status_code == 204
+    assert (await refresh(client, next_token)).status_code == 401
+    forged = await client.post("/api/v1/auth/logout", json={"refresh_token": "not.a.jwt"})
+    assert forged.status_code == 401
+
+
+async def test_admin_emails_no_longer_make_an_admin_and_an_operator_grants_the_role(
+    gateway_settings, engine
+):
+    from revue.gateway.admin import set_admin
+
+    async with serving(gateway_settings()) as client:
+        tokens = await tokens_for(client)
+        headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+        admin_route = "/api/v1/query-optimizer/recommendations"
+        assert (await client.get(admin_route, headers=headers)).status_code == 403
+        await set_admin(engine, tokens["email"], True)
+        # The same access token: the role is read from the database, not the token.
+        granted = await client.get(admin_route, headers=headers)
+        assert granted.status_code == 503, granted.text  # past auth; no optimizer running
+        await set_admin(engine, tokens["email"], False)
+        assert (await client.get(admin_route, headers=headers)).status_code == 403
+
+
+async def test_the_admin_command_grants_revokes_and_lists(gateway_settings, gateway_database):
+    import subprocess
+    import sys
+
+    async with serving(gateway_settings()) as client:
+        email = (await tokens_for(client))["email"]
+    env = {**os.environ, "DATABASE_URL": gateway_database}
+
+    def admin(*words):
+        return subprocess.run(
+            [sys.executable, "-m", "revue.gateway.admin", "admin", *words],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    assert admin("grant", email.upper()).returncode == 0
+    assert admin("list").stdout.split() == [email]
+    assert admin("revoke", email).returncode == 0
+    assert admin("list").stdout.split() == []
+    missing = admin("grant", "nobody@example.com")
+    assert missing.returncode == 1 and "no account" in missing.stderr

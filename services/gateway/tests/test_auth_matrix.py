@@ -5,6 +5,7 @@ import re
 PUBLIC = {
     ("POST", "/api/v1/auth/register"),
     ("POST", "/api/v1/auth/token"),
+    ("POST", "/api/v1/auth/logout"),  # the refresh token in the body is the credential
     ("GET", "/healthz"),
     ("GET", "/readyz"),
     ("GET", "/api/v1/cdn/manifest"),  # lists public files, like the origin's manifest.json

@@ -8,7 +8,7 @@ import sys
 import uuid
 
 import nats
-from gateway_with_analysis import login, running
+from gateway_with_analysis import login, login_admin, running
 from sqlalchemy import text
 
 from revue.common import migrations
@@ -75,7 +75,6 @@ async def test_the_suites_sql_becomes_figures_a_slow_log_and_advice_reachable_th
                 make_settings,
                 gateway_database_url,
                 analysis=False,
-                gateway_overrides={"admin_emails": [ADMIN]},
             ) as gateway,
         ):
             async with client_engine.connect() as db:
@@ -101,7 +100,7 @@ async def test_the_suites_sql_becomes_figures_a_slow_log_and_advice_reachable_th
             )
 
             user = await login(gateway)
-            admin = await login(gateway, ADMIN)
+            admin = await login_admin(gateway, ADMIN)
             refused = await gateway.get("/api/v1/query-optimizer/report", headers=user)
             assert refused.status_code == 403
             report = (await gateway.get("/api/v1/query-optimizer/report", headers=admin)).json()

@@ -3,6 +3,7 @@
 revue run       the whole suite (what `make run` calls)
 revue infra     only NATS, Redis and PostgreSQL: configured, else embedded
 revue migrate   bring every service's tables to the latest revision
+revue admin     grant / revoke / list administrators (the gateway's `revue-gateway admin`)
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -35,8 +37,13 @@ def _infra(root: Path) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["admin"]:
+        # The gateway owns the users table: its own command does the work.
+        command = [sys.executable, "-m", "revue.gateway.admin", *argv]
+        return subprocess.run(command, check=False).returncode  # noqa: S603 - our own module
     parser = argparse.ArgumentParser(prog="revue", description="Run the Revue suite.")
-    parser.add_argument("command", choices=["run", "infra", "migrate"])
+    parser.add_argument("command", choices=["run", "infra", "migrate", "admin"])
     parser.add_argument("--root", type=Path, default=Path.cwd(), help="where .revue/ lives")
     args = parser.parse_args(argv)
     configure_logging("revue", os.environ.get("LOG_LEVEL", "INFO"), "console")

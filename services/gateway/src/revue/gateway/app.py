@@ -23,6 +23,7 @@ from revue.gateway.middleware import BodySizeLimit, ResponseHeaders
 from revue.gateway.rate_leases import LeasedRateLimiter
 from revue.gateway.ratelimit import Policy, RateLimiter
 from revue.gateway.recorder import ResultRecorder
+from revue.gateway.refresh_tokens import RefreshTokens
 from revue.gateway.request_groups import Grouping
 from revue.gateway.response_cache import ResponseCache
 from revue.gateway.routes import analyses, auth, batch, cache, cdn, operations, query_optimizer
@@ -103,6 +104,7 @@ def create_app(
         recorder=ResultRecorder(jobs, rows_written),
         cache=result_cache,
         responses=responses,
+        refresh_tokens=RefreshTokens(db, settings.refresh_token_ttl),
         policies={
             "default": Policy("default", settings.rate_limit_per_minute, settings.rate_limit_burst),
             "batch": Policy(

@@ -17,6 +17,7 @@ from revue.gateway.job_store import JobStore
 from revue.gateway.rate_leases import LeasedRateLimiter
 from revue.gateway.ratelimit import Policy
 from revue.gateway.recorder import ResultRecorder
+from revue.gateway.refresh_tokens import RefreshTokens
 from revue.gateway.response_cache import ResponseCache
 from revue.gateway.security import Passwords, Tokens
 from revue.gateway.settings import GatewaySettings
@@ -36,6 +37,7 @@ class Gateway:
     recorder: ResultRecorder
     cache: AIResultCache
     responses: ResponseCache
+    refresh_tokens: RefreshTokens
     policies: dict[str, Policy] = field(default_factory=dict)
     # The analyzer that answered last: what the cache key of a request is made of.
     analyzer: AnalyzerIdentity | None = None

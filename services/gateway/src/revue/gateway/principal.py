@@ -128,8 +128,16 @@ BatchUser = Annotated[Principal, Depends(limited("batch"))]
 Context = Annotated[Gateway, Depends(gateway)]
 
 
-async def require_admin(principal: User) -> Principal:
-    if not principal.is_admin:
+async def require_admin(principal: User, context: Context) -> Principal:
+    """Asked of the database on every admin request, not of the token: a demoted or
+    deleted account loses its admin routes at once, not when its token expires."""
+    async with context.db.connect() as connection:
+        is_admin = await connection.scalar(
+            select(users.c.is_admin).where(users.c.id == principal.user_id)
+        )
+    if is_admin is None:
+        raise unauthenticated("account no longer exists")
+    if not is_admin:
         raise ApiError(403, "administrators only")
     return principal
 

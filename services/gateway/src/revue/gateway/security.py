@@ -51,6 +51,8 @@ class TokenPair:
     access_token: str
     refresh_token: str
     expires_in: int
+    refresh_id: str = ""  # the refresh token's jti: its row in refresh_tokens
+    family: str = ""  # every refresh token descended from one login shares it
 
 
 class InvalidTokenError(Exception):
@@ -83,12 +85,20 @@ class Tokens:
         }
         return jwt.encode(claims, self._secret, algorithm=ALGORITHM)
 
-    def issue(self, user_id: str, email: str, is_admin: bool) -> TokenPair:
+    def issue(
+        self, user_id: str, email: str, is_admin: bool, family: str | None = None
+    ) -> TokenPair:
+        """An access token and a refresh token (of `family`, else of a new one)."""
         extra = {"email": email, "adm": is_admin}
+        refresh_id, family = uuid.uuid4().hex, family or uuid.uuid4().hex
         return TokenPair(
             access_token=self._encode(user_id, "access", self.access_ttl, extra),
-            refresh_token=self._encode(user_id, "refresh", self.refresh_ttl, {}),
+            refresh_token=self._encode(
+                user_id, "refresh", self.refresh_ttl, {"jti": refresh_id, "fam": family}
+            ),
             expires_in=self.access_ttl,
+            refresh_id=refresh_id,
+            family=family,
         )
 
     def decode(self, token: str, kind: str) -> dict[str, Any]:

@@ -58,8 +58,6 @@ class GatewaySettings(ServiceSettings):
     cache_l1_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
     # GET responses (seed 003's default: 5 minutes; 0 turns the response cache off)
     cache_response_ttl: int = Field(default=300, ge=0)
-    # Accounts with these emails are administrators (cache invalidation).
-    admin_emails: list[str] = Field(default_factory=list)
     analysis_timeout_margin: float = Field(default=1.0, ge=0)
     # Synchronous requests that arrive together travel in one message
     # (analysis.run.batch): at most this many, this many messages in flight,

@@ -1,4 +1,4 @@
-"""The gateway's tables: users, API keys and job status (it owns nothing else)."""
+"""The gateway's tables: users, API keys, refresh tokens and job status (it owns nothing else)."""
 
 from __future__ import annotations
 
@@ -70,4 +70,24 @@ jobs = Table(
         unique=True,
         postgresql_where=text("idempotency_key IS NOT NULL"),
     ),
+)
+
+# One row per refresh token issued. A token is good once: using it marks it
+# used and issues the next of its family; using a used (or revoked) one means
+# it was stolen or replayed, and revokes the whole family (every session that
+# descends from that login).
+refresh_tokens = Table(
+    "refresh_tokens",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),  # the token's jti
+    Column("family_id", UUID(as_uuid=True), nullable=False),
+    Column(
+        "user_id", UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("issued_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("used_at", DateTime(timezone=True)),
+    Column("revoked_at", DateTime(timezone=True)),
+    Index("ix_refresh_tokens_family_id", "family_id"),
+    Index("ix_refresh_tokens_user_id", "user_id"),
 )

@@ -11,8 +11,10 @@ from pydantic import BaseModel
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 
+from revue.gateway.context import Gateway
 from revue.gateway.errors import ApiError, ErrorResponse
 from revue.gateway.principal import Anonymous, Context, User
+from revue.gateway.refresh_tokens import RefreshRefusedError
 from revue.gateway.security import InvalidTokenError, new_api_key
 from revue.gateway.tables import api_keys, users
 from revue.gateway.validation import (
@@ -87,15 +89,19 @@ async def register(body: UserRegistrationRequest, context: Context) -> UserView:
     responses=ERRORS,
     dependencies=[Anonymous],
     summary="Exchange a password or a refresh token for tokens",
+    description="A refresh token is good once: the answer carries the next one. Sending a used "
+    "refresh token again revokes every token of its login (it was copied).",
 )
 async def token(body: TokenRequest, response: Response, context: Context) -> TokenResponse:
     response.headers.update(NO_STORE)
+    family: str | None = None
     if isinstance(body, RefreshGrant):
+        token_id, family_id = refresh_claims(context, body.refresh_token)
         try:
-            claims = context.tokens.decode(body.refresh_token, "refresh")
-            where = users.c.id == UUID(claims["sub"])
-        except (InvalidTokenError, ValueError) as error:
+            user_id = await context.refresh_tokens.use(token_id, family_id)
+        except RefreshRefusedError as error:
             raise ApiError(401, "invalid refresh token") from error
+        where, family = users.c.id == user_id, family_id.hex
     else:
         where = users.c.email == str(body.email).lower()
     async with context.db.connect() as connection:
@@ -106,11 +112,33 @@ async def token(body: TokenRequest, response: Response, context: Context) -> Tok
             raise ApiError(401, "wrong email or password")
     if row is None:
         raise ApiError(401, "invalid refresh token")
-    is_admin = row["is_admin"] or row["email"] in {e.lower() for e in context.settings.admin_emails}
-    pair = context.tokens.issue(str(row["id"]), row["email"], is_admin)
+    pair = context.tokens.issue(str(row["id"]), row["email"], row["is_admin"], family)
+    await context.refresh_tokens.record(row["id"], pair)
     return TokenResponse(
         access_token=pair.access_token, refresh_token=pair.refresh_token, expires_in=pair.expires_in
     )
+
+
+def refresh_claims(context: Gateway, refresh_token: str) -> tuple[UUID, UUID]:
+    """The token's id and family, from a refresh token whose signature holds."""
+    try:
+        claims = context.tokens.decode(refresh_token, "refresh")
+        return UUID(claims["jti"]), UUID(claims["fam"])
+    except (InvalidTokenError, KeyError, ValueError) as error:
+        raise ApiError(401, "invalid refresh token") from error
+
+
+@router.post(
+    "/logout",
+    status_code=204,
+    responses=ERRORS,
+    dependencies=[Anonymous],
+    summary="Revoke a refresh token and every token of its login",
+)
+async def logout(body: RefreshGrant, context: Context) -> Response:
+    _, family = refresh_claims(context, body.refresh_token)
+    await context.refresh_tokens.revoke_family(family)
+    return Response(status_code=204)
 
 
 @router.get("/me", response_model=UserView, responses=ERRORS, summary="The calling user")
