@@ -117,8 +117,55 @@ async def test_verify_builds_the_index_and_measures_before_and_after(seeded):
     dashboard = timings["dashboard"]
     assert dashboard.before_ms > dashboard.after_ms > 0
     assert dashboard.speedup > 2
-    assert timings["write"].skipped == "writes are not executed"
+    assert timings["write"].skipped == "not executed: only a single SELECT is executed"
     assert timings["limit"].skipped == "no column for $2"
     assert result.size_bytes > 100_000 and not result.kept
     assert await seeded.fetchval("SELECT to_regclass($1)", result.name) is None  # dropped
     assert await seeded.fetchval("SELECT count(*) FROM analysis_sessions WHERE status = 'x'") == 0
+
+
+@pytest.mark.parametrize(
+    ("sql", "reason"),
+    [
+        ("SELECT pg_terminate_backend(pid) FROM pg_stat_activity", "pg_terminate_backend"),
+        ("SELECT pg_read_file('/etc/passwd')", "pg_read_file"),
+        ("SELECT set_config('role', 'postgres', false)", "set_config"),
+        ("SELECT * INTO stolen FROM users", "SELECT INTO"),
+        ("SELECT * FROM users FOR UPDATE", "row locks"),
+        ("WITH gone AS (DELETE FROM users RETURNING id) SELECT * FROM gone", "data-modifying"),
+        ("SELECT public.evil(1)", "public.evil"),
+        ("SELECT 1; DROP TABLE users", "single SELECT"),
+    ],
+)
+def test_only_plain_selects_of_allow_listed_functions_are_executed(sql, reason):
+    from revue.query_optimizer.safety import UnsafeStatementError, ensure_plain_select
+
+    with pytest.raises(UnsafeStatementError, match=reason):
+        ensure_plain_select(sql)
+    ensure_plain_select("SELECT lower(email), count(*) FROM users WHERE id = $1 GROUP BY 1")
+
+
+async def test_statements_are_timed_as_a_role_without_superuser(seeded):
+    from revue.query_optimizer.verify import reader_role
+
+    role = await reader_role(seeded)
+    assert role == "pg_read_all_data"  # the test server's login is a superuser
+    async with seeded.transaction(readonly=True):
+        await seeded.execute(f'SET LOCAL ROLE "{role}"')
+        assert not await seeded.fetchval(
+            "SELECT rolsuper FROM pg_roles WHERE rolname = current_user"
+        )
+        assert await seeded.fetchval("SELECT count(*) FROM users") > 0  # reads every table
+
+
+async def test_prepare_reads_strings_as_pglast_does_whatever_the_session_says(seeded):
+    from revue.query_optimizer.explain import explain
+
+    await seeded.execute("SET standard_conforming_strings = off")
+    try:
+        # One statement to pglast; to a server reading backslashes as escapes the
+        # string would run on to the end (and a crafted one could end elsewhere).
+        plan = await explain(seeded, r"SELECT id FROM users WHERE email = 'x\' AND id = $1")
+        assert plan[0]["Plan"]
+    finally:
+        await seeded.execute("RESET standard_conforming_strings")

@@ -68,6 +68,11 @@ async def explain(
             scope = "LOCAL " if in_transaction else ""
             mode = "force_generic_plan" if values is None else "force_custom_plan"
             arguments = ", ".join(literal(v) for v in (values or [None] * parameters))
+            # PREPARE goes over the simple-query protocol, where the server's own
+            # reading of backslashes decides where a string ends: with
+            # standard_conforming_strings off, text that pglast parsed as one
+            # statement could be two to the server. On, both read it alike.
+            await connection.execute(f"SET {scope}standard_conforming_strings = on")
             await connection.execute(f"SET {scope}plan_cache_mode = {mode}")
             await connection.execute("PREPARE revue_explain AS " + statement)
             try:

@@ -3,10 +3,11 @@
 The statements' `$n` values are drawn from the table itself: each parameter
 compared to a column gets that column's value from randomly chosen rows, so
 the timings follow the data's real distribution, hot keys included. A
-statement with a parameter tied to no column (`LIMIT $3`), or one that
-writes, is reported as skipped, never run. Reads run in read-only
-transactions. The index is built with CREATE INDEX CONCURRENTLY (writers
-keep going) and dropped afterwards unless asked to keep it.
+statement with a parameter tied to no column (`LIMIT $3`), or one that is
+not a plain SELECT (`safety`), is reported as skipped, never run. Reads run
+in read-only transactions under a statement timeout, as a role without
+superuser. The index is built with CREATE INDEX CONCURRENTLY (writers keep
+going) and dropped afterwards unless asked to keep it.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ from revue.common.sql_shape import shape_of
 from revue.query_optimizer.advisor.catalog import Catalog
 from revue.query_optimizer.advisor.predicates import parameter_count, table_usage
 from revue.query_optimizer.advisor.whatif import IndexSpec, quote
+from revue.query_optimizer.safety import READ_ONLY_ROLE, UnsafeStatementError, ensure_plain_select
+
+STATEMENT_TIMEOUT_MS = 10_000
 
 
 @dataclass
@@ -50,8 +54,10 @@ async def _arguments(
     connection: asyncpg.Connection, sql: str, catalog: Catalog, samples: int
 ) -> list[tuple] | str:
     """Argument tuples for `sql` drawn from its tables, or why there are none."""
-    if shape_of(sql).kind != "select":
-        return "writes are not executed"
+    try:
+        ensure_plain_select(sql)
+    except UnsafeStatementError as error:
+        return f"not executed: {error}"
     count = parameter_count(sql)
     if count == 0:
         return [()] * samples
@@ -80,11 +86,28 @@ async def _arguments(
     return [tuple(values[n][i] for n in range(1, count + 1)) for i in range(length)]
 
 
-async def _median_ms(connection: asyncpg.Connection, sql: str, arguments: list[tuple]) -> float:
+async def reader_role(connection: asyncpg.Connection) -> str | None:
+    """The role reads must take: None when we are no superuser, else a read-only one."""
+    if not await connection.fetchval("SELECT rolsuper FROM pg_roles WHERE rolname = current_user"):
+        return None
+    if not await connection.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", READ_ONLY_ROLE):
+        raise UnsafeStatementError(
+            f"connected as a superuser and this server has no {READ_ONLY_ROLE} role:"
+            " connect as a role without superuser to run statements"
+        )
+    return READ_ONLY_ROLE
+
+
+async def _median_ms(
+    connection: asyncpg.Connection, sql: str, arguments: list[tuple], role: str | None
+) -> float:
     prepared = await connection.prepare(sql)
     timings = []
     for values in arguments:
         async with connection.transaction(readonly=True):
+            await connection.execute(f"SET LOCAL statement_timeout = {STATEMENT_TIMEOUT_MS}")
+            if role is not None:
+                await connection.execute(f"SET LOCAL ROLE {quote(role)}")
             started = time.perf_counter()
             await prepared.fetch(*values)
             timings.append((time.perf_counter() - started) * 1000)
@@ -106,6 +129,7 @@ async def verify(
     catalog = await Catalog.load(connection, tables)
     name = "revue_" + "_".join([index.table.split(".")[-1], *index.columns])[:50]
     result = Verification(index, name)
+    role = await reader_role(connection)
     runnable: list[tuple[StatementTiming, str, list[tuple]]] = []
     for fingerprint, sql in statements:
         timing = StatementTiming(fingerprint)
@@ -113,8 +137,8 @@ async def verify(
         if isinstance(arguments, str) or not arguments:
             timing.skipped = arguments or "no rows to draw arguments from"
         else:
-            await _median_ms(connection, sql, arguments[:2])  # warm the plan and the cache
-            timing.before_ms = await _median_ms(connection, sql, arguments)
+            await _median_ms(connection, sql, arguments[:2], role)  # warm the plan and the cache
+            timing.before_ms = await _median_ms(connection, sql, arguments, role)
             runnable.append((timing, sql, arguments))
         result.statements.append(timing)
     ddl = index.ddl(concurrently=True).replace(
@@ -126,8 +150,8 @@ async def verify(
             await connection.fetchval("SELECT pg_relation_size(to_regclass($1))", quote(name))
         )
         for timing, sql, arguments in runnable:
-            await _median_ms(connection, sql, arguments[:2])
-            timing.after_ms = await _median_ms(connection, sql, arguments)
+            await _median_ms(connection, sql, arguments[:2], role)
+            timing.after_ms = await _median_ms(connection, sql, arguments, role)
     finally:
         if not keep:
             await connection.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {quote(name)}")
