@@ -81,3 +81,14 @@ async def test_max_issues_keeps_the_most_severe_and_says_so(builtin_provider):
     assert len(result.findings) == 3
     assert {finding.severity for finding in result.findings} == {"high"}
     assert [f.line for f in result.findings] == sorted(f.line for f in result.findings)
+
+
+async def test_an_unknown_language_fails_its_item_not_the_batch(builtin_provider):
+    from revue.common.errors import ProviderRejectedError
+
+    results = await builtin_provider.analyze_batch(
+        [sample("sample.py"), AnalysisInput("x", "cobol"), sample("sample.js")]
+    )
+    assert isinstance(results[1], ProviderRejectedError)
+    assert "cobol" in results[1].message
+    assert results[0].findings and results[2].findings

@@ -56,12 +56,13 @@ async def test_output_that_misfits_the_schema_is_retryable_not_a_crash(provider,
         await provider.analyze_batch([AnalysisInput(CODE, "python")])
 
 
-async def test_a_refused_request_is_not_retryable(provider, server):
-    server.script.queued.append((400, {}, b'{"error": "context length exceeded"}'))
+async def test_a_refused_request_is_not_retryable_and_its_body_is_not_echoed(provider, server):
+    server.script.queued.append((400, {}, b'{"error": "context length exceeded: <the prompt>"}'))
     [answer] = await provider.analyze_batch([AnalysisInput(CODE, "python")])
     assert isinstance(answer, ProviderRejectedError)
     assert not answer.retryable
-    assert "context length" in answer.message
+    assert "HTTP 400" in answer.message
+    assert "prompt" not in answer.message  # logged with the trace id, never sent back
 
 
 async def test_one_bad_item_fails_alone_in_a_batch(provider, server):

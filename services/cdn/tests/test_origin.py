@@ -182,3 +182,20 @@ async def test_large_files_are_streamed_from_disk(deployed, build):
     assert all(
         r.body is None for s in streaming.index.by_url.values() for r in s.representations.values()
     )
+
+
+async def test_overlapping_ranges_are_merged_not_sent_twice(client, deployed, build):
+    app = url(deployed, "js/app.js")
+    whole = (build / "js/app.js").read_bytes()
+    identity = {"accept-encoding": "identity"}
+    copies = await client.get(app, headers={**identity, "range": "bytes=0-,0-,10-,-5"})
+    assert copies.status_code == 206
+    assert copies.headers["content-range"] == f"bytes 0-{len(whole) - 1}/{len(whole)}"
+    assert copies.content == whole  # once, not four times
+    two = await client.get(app, headers={**identity, "range": "bytes=20-40,0-10,5-25,60-70"})
+    boundary = two.headers["content-type"].split("boundary=")[1].encode()
+    parts = two.content.split(b"--" + boundary)[1:-1]
+    assert [part.split(b"Content-Range: bytes ")[1].split(b"/")[0] for part in parts] == [
+        b"0-40",
+        b"60-70",
+    ]

@@ -226,3 +226,14 @@ async def test_the_admin_command_grants_revokes_and_lists(gateway_settings, gate
     assert admin("list").stdout.split() == []
     missing = admin("grant", "nobody@example.com")
     assert missing.returncode == 1 and "no account" in missing.stderr
+
+
+def test_a_short_jwt_secret_is_refused_and_an_empty_one_counts_as_unset():
+    from pydantic import ValidationError
+
+    from revue.gateway.settings import GatewaySettings
+
+    with pytest.raises(ValidationError, match="at least 32 bytes"):
+        GatewaySettings(jwt_secret="secret")
+    assert GatewaySettings(jwt_secret="").jwt_secret is None
+    assert GatewaySettings(jwt_secret="k" * 32).jwt_secret.get_secret_value() == "k" * 32

@@ -25,7 +25,7 @@ from prometheus_client import CollectorRegistry, Counter
 from pydantic import ValidationError
 
 from revue.common.events import ErrorInfo, MalformedEventError, Rejection
-from revue.common.settings import ServiceSettings
+from revue.common.settings import ServiceSettings, redacted_url
 
 log = structlog.get_logger("revue.bus")
 
@@ -88,12 +88,14 @@ def create_broker(
     `rejections`: the counter to share with the service's `Responder`s.
     """
 
+    where = redacted_url(settings.nats_url)  # never credentials in a log line
+
     async def on_disconnected() -> None:
         # Info, not warning: every clean shutdown disconnects too; reconnects are logged.
-        log.info("nats disconnected", url=settings.nats_url)
+        log.info("nats disconnected", url=where)
 
     async def on_reconnected() -> None:
-        log.info("nats reconnected", url=settings.nats_url)
+        log.info("nats reconnected", url=where)
 
     async def on_error(error: Exception) -> None:
         log.warning("nats error", error=str(error))

@@ -31,6 +31,15 @@ def configured_secret(secret: SecretStr | None, min_bytes: int = MIN_SECRET_BYTE
     return value if len(value.encode()) >= min_bytes else None
 
 
+def redacted_url(url: str) -> str:
+    """The URL without its user and password, for logs (`nats://u:p@host` -> `nats://host`)."""
+    scheme, separator, rest = url.partition("://")
+    if not separator:
+        return url.rpartition("@")[2]
+    location, slash, path = rest.partition("/")
+    return f"{scheme}://{location.rpartition('@')[2]}{slash}{path}"
+
+
 class ServiceSettings(BaseSettings):
     """What every Revue service reads from its environment."""
 

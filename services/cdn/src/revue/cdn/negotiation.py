@@ -124,4 +124,19 @@ def parse_ranges(header: str, length: int, max_ranges: int) -> list[tuple[int, i
         ranges.append((start, min(end, length - 1)))
     if not ranges:
         raise RangeNotSatisfiable("no range overlaps the representation")
-    return ranges
+    return merged(ranges)
+
+
+def merged(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Overlapping or touching ranges as one (RFC 9110 14.2 allows it), in order.
+
+    Without this, `bytes=0-,0-,0-...` asks for the whole file once per range:
+    a request that multiplies the bytes sent by the range limit.
+    """
+    result: list[tuple[int, int]] = []
+    for start, end in sorted(ranges):
+        if result and start <= result[-1][1] + 1:
+            result[-1] = (result[-1][0], max(result[-1][1], end))
+        else:
+            result.append((start, end))
+    return result

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 
-from revue.common.settings import ServiceSettings
+from revue.common.settings import MIN_SECRET_BYTES, ServiceSettings
 
 
 class GatewaySettings(ServiceSettings):
@@ -14,7 +14,8 @@ class GatewaySettings(ServiceSettings):
     )
 
     # Authentication. Without JWT_SECRET a random one is drawn at start-up:
-    # fine for one process on a laptop, wrong for several gateways.
+    # fine for one process on a laptop, wrong for several gateways. A short one
+    # is refused: it could be guessed offline from any token.
     jwt_secret: SecretStr | None = None
     jwt_issuer: str = "revue"
     access_token_ttl: int = Field(default=900, ge=60)
@@ -66,6 +67,18 @@ class GatewaySettings(ServiceSettings):
     analysis_groups_in_flight: int = Field(default=4, ge=1, le=64)
     analysis_group_hold: float = Field(default=0.005, ge=0, le=1)
     job_status_consumer: str = "gateway-job-status"
+
+    @field_validator("jwt_secret")
+    @classmethod
+    def long_enough(cls, secret: SecretStr | None) -> SecretStr | None:
+        if secret is None or not secret.get_secret_value():
+            return None  # empty counts as unset
+        if len(secret.get_secret_value().encode()) < MIN_SECRET_BYTES:
+            raise ValueError(
+                f"JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes (unset it for a random"
+                " per-process secret)"
+            )
+        return secret
 
     # HTTP
     cors_origins: list[str] = Field(default_factory=list)

@@ -21,7 +21,12 @@ from revue.common.embedded.servers import (
     EmbeddedRedis,
     EmbeddedServer,
 )
-from revue.common.settings import DEFAULT_DATABASE_URL, DEFAULT_NATS_URL, DEFAULT_REDIS_URL
+from revue.common.settings import (
+    DEFAULT_DATABASE_URL,
+    DEFAULT_NATS_URL,
+    DEFAULT_REDIS_URL,
+    redacted_url,
+)
 
 log = structlog.get_logger("revue.embedded")
 
@@ -86,10 +91,4 @@ def resolve_infrastructure(
 
 def _safe(url: str) -> str:
     """The URL without its password, for logs."""
-    from sqlalchemy.engine import make_url
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # not a SQLAlchemy URL: strip anything before '@'
-        scheme, _, rest = url.partition("://")
-        return f"{scheme}://{rest.rpartition('@')[2]}"
+    return redacted_url(url)

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 import httpx
 import orjson
+import structlog
 from pydantic import BaseModel, Field, ValidationError
 
 from revue.analysis.providers import AnalysisInput
@@ -26,6 +27,7 @@ from revue.analysis.settings import AnalysisSettings
 from revue.common.errors import ProviderError, ProviderRejectedError, RetryableProviderError
 from revue.common.events import AnalysisResult, Finding
 
+log = structlog.get_logger("revue.analysis.openai")
 SYSTEM_PROMPT = (
     "You are a meticulous code reviewer. Report concrete problems in the user's code: "
     "security flaws, bugs, and excessive complexity. Answer only with JSON matching the "
@@ -149,8 +151,15 @@ class OpenAIProvider:
                 f"provider answered {response.status_code}", retry_after_s=retry_after(response)
             )
         if response.status_code >= 400:
+            # The body may echo the prompt (the user's code) or the key's details:
+            # it is logged here, with the trace id, and never sent to the client.
+            log.warning(
+                "provider refused the request",
+                status=response.status_code,
+                body=response.text[:2000],
+            )
             raise ProviderRejectedError(
-                f"provider refused the request ({response.status_code}): {response.text[:300]}"
+                f"the provider refused the request (HTTP {response.status_code})"
             )
         return self._result(item, response)
 

@@ -31,8 +31,9 @@ from revue.analysis.providers.builtin.workers import (
     WorkerCrashedError,
 )
 from revue.common import __version__
-from revue.common.errors import AnalysisTimeoutError, ProviderError
+from revue.common.errors import AnalysisTimeoutError, ProviderError, ProviderRejectedError
 from revue.common.events import AnalysisResult, Finding
+from revue.common.languages import EXTENSIONS
 
 StaticChecks = Callable[[Sequence[tuple[str, str, Sequence[str]]]], list[list[Finding]]]
 
@@ -55,6 +56,20 @@ class BuiltinProvider:
         self.static_checks = static_checks
 
     async def analyze_batch(
+        self, items: Sequence[AnalysisInput]
+    ) -> list[AnalysisResult | ProviderError]:
+        """One result or error per item; an item in a language we lack fails alone."""
+        known = [index for index, item in enumerate(items) if item.language in EXTENSIONS]
+        answers: list[AnalysisResult | ProviderError] = [
+            ProviderRejectedError(f"unsupported language {item.language[:40]!r}") for item in items
+        ]
+        if known:
+            analysed = await self._analyze_known([items[index] for index in known])
+            for index, answer in zip(known, analysed, strict=True):
+                answers[index] = answer
+        return answers
+
+    async def _analyze_known(
         self, items: Sequence[AnalysisInput]
     ) -> list[AnalysisResult | ProviderError]:
         static = asyncio.ensure_future(self._static_findings(items))

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import structlog
 from ruff.__main__ import find_ruff_bin
 
 from revue.analysis.providers import AnalysisInput
@@ -19,6 +20,7 @@ from revue.common.errors import RetryableProviderError
 from revue.common.events import Finding
 from revue.common.languages import RULE_GROUPS
 
+log = structlog.get_logger("revue.analysis.ruff")
 RUFF_RULES: dict[str, tuple[str, ...]] = {
     "security": ("S",),
     "quality": ("E4", "E7", "E9", "F", "B", "SIM", "PIE", "PLE"),
@@ -122,5 +124,10 @@ class RuffChecker:
             await process.wait()
             raise
         if process.returncode != 0:
-            raise RetryableProviderError(f"ruff exited {process.returncode}: {stderr[:300]!r}")
+            log.error(
+                "ruff failed",
+                returncode=process.returncode,
+                stderr=stderr[:2000].decode(errors="replace"),
+            )
+            raise RetryableProviderError(f"the analyzer failed (ruff exited {process.returncode})")
         return orjson.loads(stdout)
