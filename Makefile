@@ -8,7 +8,9 @@ PYTHON := $(VENV)/bin/python
 UV     := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 
 # Generated into .env by compose-up (never committed), each once.
-COMPOSE_SECRETS := POSTGRES_PASSWORD GRAFANA_ADMIN_PASSWORD JWT_SECRET CDN_ADMIN_TOKEN
+COMPOSE_SECRETS := POSTGRES_PASSWORD GRAFANA_ADMIN_PASSWORD JWT_SECRET CDN_ADMIN_TOKEN \
+	GATEWAY_NATS_PASSWORD ANALYSIS_NATS_PASSWORD CACHE_NATS_PASSWORD QUERY_OPTIMIZER_NATS_PASSWORD \
+	CDN_NATS_PASSWORD ADMIN_NATS_PASSWORD
 
 .PHONY: help install lock run test test-fast test-faults lint format bench compose-up compose-down clean
 

@@ -108,3 +108,30 @@ def test_grafana_gets_prometheus_jaeger_and_the_dashboard(compose):
     )["providers"][0]
     assert provider["options"]["path"] == "/var/lib/grafana/dashboards"
     assert (ROOT / "deploy/grafana/dashboards/revue.json").is_file()
+
+
+def test_each_service_connects_to_nats_as_its_own_user(compose):
+    from revue.common.bus_permissions import USERS
+    from revue.common.cli import compose_nats_config, password_variable
+    from revue.common.subjects import BusTopology
+
+    services = compose["services"]
+    nats = services["nats"]
+    assert "/etc/nats/revue.conf" in nats["command"]
+    assert "./deploy/nats/revue.conf:/etc/nats/revue.conf:ro" in nats["volumes"]
+    # The mounted file is what the code renders (`revue nats-config > deploy/nats/revue.conf`).
+    assert (ROOT / "deploy/nats/revue.conf").read_text() == compose_nats_config(BusTopology(""))
+    makefile = (ROOT / "Makefile").read_text()
+    generated = re.search(r"COMPOSE_SECRETS := ((?:.|\\\n)*?)\n\n", makefile).group(1).split()
+    for user in USERS:
+        variable = password_variable(user)
+        assert nats["environment"][variable].startswith(f"${{{variable}:?")
+        assert variable in generated
+    for spec in SERVICES:
+        environment = services[spec.name]["environment"]
+        assert environment["NATS_USER"] == spec.name
+        assert environment["NATS_PASSWORD"].startswith(f"${{{password_variable(spec.name)}:?")
+        assert environment["BUS_MANAGE_STREAMS"] == "false"
+    migrate = services["migrate"]
+    assert migrate["environment"]["NATS_USER"] == "admin"
+    assert migrate["depends_on"]["nats"]["condition"] == "service_healthy"

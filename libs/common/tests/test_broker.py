@@ -88,3 +88,44 @@ async def test_malformed_jetstream_message_is_terminated_not_redelivered(make_se
             assert len(handled) == 1
     finally:
         await connection.drain()
+
+
+async def test_a_faststream_subscriber_never_replies_to_a_system_subject(make_settings, nats_url):
+    import uuid
+
+    import nats
+    from prometheus_client import CollectorRegistry
+
+    from revue.common.broker import create_broker
+    from revue.common.events import GetCacheStats
+    from revue.common.settings import ServiceSettings
+    from revue.common.testing.waiting import wait_until
+
+    settings = make_settings(ServiceSettings)
+    registry = CollectorRegistry()
+    broker = create_broker(settings, registry=registry)
+    subject = f"{settings.bus_namespace}.stats"
+
+    @broker.subscriber(subject)
+    async def stats(_: GetCacheStats) -> dict:
+        return {"answered": True}
+
+    trap = f"$REVUE.trap.{uuid.uuid4().hex}"
+    landed = []
+    listener = await nats.connect(nats_url)
+
+    async def caught(message):
+        landed.append(message)
+
+    await listener.subscribe(trap, cb=caught)
+    async with broker:
+        await broker.start()
+        await listener.publish(subject, b"{}", reply=trap)
+        await wait_until(
+            lambda: registry.get_sample_value("revue_events_rejected_total", {"subject": subject}),
+            message="the refusal counted",
+        )
+        honest = await listener.request(subject, b"{}", timeout=5)
+        assert b"answered" in honest.data
+    await listener.drain()
+    assert landed == []

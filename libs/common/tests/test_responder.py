@@ -159,3 +159,47 @@ def test_the_event_type_comes_from_the_handlers_annotation():
         event_type_of(untyped)
     with pytest.raises(TypeError):
         event_type_of(not_an_event)
+
+
+async def test_a_request_naming_a_system_subject_as_its_reply_is_never_answered(nc, subject):
+    import uuid
+
+    registry = CollectorRegistry()
+    handled = []
+
+    async def run(request: RunAnalysis) -> AnalysisReply:
+        handled.append(request)
+        return AnalysisReply(job_id=request.job_id, status="succeeded")
+
+    trap = f"$REVUE.trap.{uuid.uuid4().hex}"  # stands for $JS.API.STREAM.DELETE.<any>
+    landed = []
+
+    async def caught(message):
+        landed.append(message)
+
+    await nc.subscribe(trap, cb=caught)
+    responder = responder_for(run, subject, registry)
+    await responder.start(nc)
+    try:
+        await nc.publish(subject, REQUEST.model_dump_json().encode(), reply=trap)
+        await wait_until(
+            lambda: sample(registry, "bus_requests_total", subject=subject, outcome="rejected"),
+            message="the refusal counted",
+        )
+        # An honest request after it is answered: the responder went on.
+        answer = await nc.request(subject, REQUEST.model_dump_json().encode(), timeout=5)
+        assert AnalysisReply.model_validate_json(answer.data).status == "succeeded"
+    finally:
+        await responder.stop(5)
+    assert landed == [] and len(handled) == 1
+
+
+def test_a_batched_request_may_not_name_a_system_subject_as_its_reply():
+    from pydantic import ValidationError
+
+    from revue.common.events import BatchedRun
+
+    for reply in ("$JS.API.STREAM.DELETE.ANALYSIS_JOBS", "$SYS.REQ.SERVER.PING", "a.$JS"):
+        with pytest.raises(ValidationError):
+            BatchedRun(request=REQUEST, reply_to=reply)
+    assert BatchedRun(request=REQUEST, reply_to="_INBOX_gateway.abc.1").reply_to

@@ -20,14 +20,17 @@ from faststream._internal.middlewares import BaseMiddleware
 from faststream.nats import NatsBroker
 from faststream.nats.opentelemetry import NatsTelemetryMiddleware
 from faststream.nats.prometheus import NatsPrometheusMiddleware
+from faststream.security import SASLPlaintext
 from opentelemetry.trace import TracerProvider
 from prometheus_client import CollectorRegistry, Counter
 from pydantic import ValidationError
 
 from revue.common.events import ErrorInfo, MalformedEventError, Rejection
 from revue.common.settings import ServiceSettings, redacted_url
+from revue.common.subjects import is_system_subject
 
 log = structlog.get_logger("revue.bus")
+JETSTREAM_ACK = "$JS.ACK."
 
 
 class _RejectScope(BaseMiddleware):
@@ -36,6 +39,14 @@ class _RejectScope(BaseMiddleware):
         self.rejected = rejected
 
     async def consume_scope(self, call_next: Any, msg: Any) -> Any:
+        reply = getattr(msg.raw_message, "reply", "") or ""
+        # A JetStream delivery's reply is the server's own `$JS.ACK.` subject.
+        if is_system_subject(reply) and not reply.startswith(JETSTREAM_ACK):
+            subject = getattr(msg.raw_message, "subject", "?")
+            self.rejected.labels(subject=subject).inc()
+            log.warning("request refused: its reply is a system subject", subject=subject)
+            msg.reply_to = ""  # nothing is sent there, not even a Rejection
+            return None
         try:
             return await call_next(msg)
         except (MalformedEventError, ValidationError) as error:
@@ -100,8 +111,16 @@ def create_broker(
     async def on_error(error: Exception) -> None:
         log.warning("nats error", error=str(error))
 
+    options = settings.nats_options()
+    security = (
+        SASLPlaintext(username=options.pop("user"), password=options.pop("password"))
+        if "user" in options
+        else None
+    )
     return NatsBroker(
-        settings.nats_url,
+        options.pop("servers"),
+        security=security,
+        **options,
         name=settings.otel_service_name,
         middlewares=[
             NatsTelemetryMiddleware(tracer_provider=tracer_provider),

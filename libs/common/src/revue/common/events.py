@@ -116,9 +116,10 @@ class RunAnalysis(Event):
 
 
 MAX_RUNS_PER_MESSAGE = 256
-# A NATS subject we may publish to: tokens of safe characters, no wildcards.
+# A NATS subject we may publish to: tokens of safe characters, no wildcards, and
+# no `$` (never `$JS.` or `$SYS.`: the server's API, called with the responder's rights).
 ReplySubject = Annotated[
-    str, Field(max_length=MAX_NAME, pattern=r"^[A-Za-z0-9_$-]+(\.[A-Za-z0-9_$-]+)*$")
+    str, Field(max_length=MAX_NAME, pattern=r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
 ]
 
 

@@ -45,6 +45,7 @@ from pydantic import BaseModel, ValidationError
 
 from revue.common.broker import RejectMalformed, validation_summary
 from revue.common.events import ErrorInfo, Event, Rejection
+from revue.common.subjects import is_system_subject
 from revue.common.telemetry import consumer_span
 
 log = structlog.get_logger("revue.responder")
@@ -131,6 +132,11 @@ class Responder(Generic[E]):
 
     async def _answer(self, message: Msg, arrived: float) -> None:
         counter = self._answered
+        if message.reply and is_system_subject(message.reply):
+            self._rejection(f"refused to answer on the system subject {message.reply[:60]!r}")
+            self._rejected_requests.inc()
+            self._duration.observe(time.perf_counter() - arrived)
+            return
         try:
             with consumer_span(self.tracer, self.subject, message.headers):
                 try:

@@ -233,7 +233,7 @@ class ServiceRuntime:
                 stack.push_async_callback(hook)
             await self.broker.connect()
             stack.push_async_callback(self.broker.stop)
-            if self.ensure_bus_streams:
+            if self.ensure_bus_streams and self.settings.bus_manage_streams:
                 await ensure_streams(self.nats.jetstream(), self.topology)
             for hook in self._startup:
                 await hook()

@@ -8,6 +8,8 @@ the suite without reading code.
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -53,6 +55,12 @@ class ServiceSettings(BaseSettings):
     http_host: str = "127.0.0.1"
 
     nats_url: str = DEFAULT_NATS_URL
+    # This service's NATS user (see revue.common.bus_permissions); unset: no auth.
+    nats_user: str | None = Field(default=None, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    nats_password: SecretStr | None = None
+    # Declare the JetStream streams at start-up. Off where an admin declared
+    # them first and services may not (NATS auth: `revue run`, compose's migrate).
+    bus_manage_streams: bool = True
     redis_url: str = DEFAULT_REDIS_URL
     database_url: str = DEFAULT_DATABASE_URL
     database_read_url: str | None = None
@@ -84,3 +92,17 @@ class ServiceSettings(BaseSettings):
 
     readiness_timeout: float = Field(default=2.0, gt=0)
     shutdown_timeout: float = Field(default=15.0, gt=0)
+
+    def nats_options(self) -> dict[str, Any]:
+        """Keyword arguments of `nats.connect` (and FastStream's `NatsBroker`) for this service."""
+        options: dict[str, Any] = {"servers": [self.nats_url]}
+        if self.nats_user:
+            from revue.common.bus_permissions import inbox_prefix
+
+            options["user"] = self.nats_user
+            options["password"] = (
+                self.nats_password.get_secret_value() if self.nats_password else ""
+            )
+            # Replies come to this user's own inbox, the only one it may read.
+            options["inbox_prefix"] = inbox_prefix(self.nats_user)
+        return options

@@ -67,3 +67,9 @@ class BusTopology:
 
     def stream(self, name: str) -> str:
         return f"{self.namespace}_{name}" if self.namespace else name
+
+
+def is_system_subject(subject: str) -> bool:
+    """`$JS.`, `$SYS.`, `$KV.`...: the server's own API. A request that names one as its
+    reply would have the responder call that API with the responder's rights."""
+    return subject.startswith("$")

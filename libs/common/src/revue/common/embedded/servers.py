@@ -135,15 +135,40 @@ class EmbeddedServer:
 
 
 class EmbeddedNats(EmbeddedServer):
+    """nats-server with JetStream; with `authorization`, a config block of users (see
+    `revue.common.bus_permissions.nats_config`), written beside the data, owner-only."""
+
     name = "nats"
+
+    def __init__(
+        self,
+        data_dir: Path,
+        port: int | None = None,
+        host: str = "127.0.0.1",
+        authorization: str | None = None,
+    ) -> None:
+        super().__init__(data_dir, port, host)
+        self.authorization = authorization
 
     @property
     def url(self) -> str:
         return f"nats://{self.host}:{self.port}"
 
+    @property
+    def config_path(self) -> Path:
+        return self.data_dir / "nats.conf"
+
+    def prepare(self) -> None:
+        if self.authorization is not None:
+            self.config_path.touch(mode=0o600)
+            self.config_path.chmod(0o600)  # it holds the users' passwords
+            self.config_path.write_text(self.authorization)
+
     def command(self) -> list[str]:
+        config = ["-c", str(self.config_path)] if self.authorization is not None else []
         return [
             str(_script("nats-server")),
+            *config,
             "-a", self.host,
             "-p", str(self.port),
             "-js",

@@ -68,7 +68,9 @@ def resolve_infrastructure(
     environ: Mapping[str, str],
     data_root: Path,
     kinds: tuple[str, ...] = ("nats", "redis", "postgres"),
+    nats_authorization: str | None = None,
 ) -> Infrastructure:
+    """`nats_authorization`: the users block an embedded NATS starts with (none: open)."""
     infra = Infrastructure()
     try:
         for name in kinds:
@@ -79,7 +81,11 @@ def resolve_infrastructure(
                 log.info("using configured server", server=name, url=_safe(url))
                 continue
             log.info("configured server does not answer; starting embedded", server=name)
-            server = kind.server(data_root / name).start()
+            server = (
+                EmbeddedNats(data_root / name, authorization=nats_authorization)
+                if name == "nats"
+                else kind.server(data_root / name)
+            ).start()
             infra.started.append(server)
             infra.urls[name], infra.sources[name] = server.url, "embedded"
             log.info("embedded server ready", server=name, url=server.url)
