@@ -117,3 +117,24 @@ async def test_validation_errors_are_labelled_by_route_template_not_raw_path(cli
         ("/api/v1/analyses/{analysis_id}", "analysis_id"),
         ("/api/v1/analyze", "(unknown field)"),
     }, sorted(added)[:5]
+
+
+async def test_the_schema_and_the_server_agree_on_what_is_accepted(client, user):
+    options = await client.options("/api/v1/analyses", headers=user)
+    assert options.status_code == 405
+    assert set(options.headers["allow"].split(", ")) >= {"GET", "POST"}
+    parallel = await client.post(
+        "/api/v1/batch/analyze",
+        json={"requests": [{"code": "x", "language": "c"}], "parallel": 0},
+        headers=user,
+    )
+    assert parallel.status_code == 422  # a boolean, as documented; not 0
+    c1 = await client.post("/api/v1/auth/api-keys", json={"name": "ci\x85key"}, headers=user)
+    assert c1.status_code == 422
+    schema = client.app.openapi()["components"]["schemas"]
+    assert "\\x7f-\\x9f" in schema["ApiKeyRequest"]["properties"]["name"]["pattern"]
+    # Any cursor of the documented shape is a position: never issued, it is still a page.
+    page = await client.get(f"/api/v1/analyses?cursor=1700000000000000-{'0' * 32}", headers=user)
+    assert page.status_code == 200 and page.json()["items"] == []
+    fields = await client.get("/api/v1/analyses?fields=id,bogus", headers=user)
+    assert fields.status_code == 422

@@ -15,7 +15,7 @@ from revue.common.cache.fanout import shared_cache
 from revue.common.service import ServiceApp, ServiceRuntime, serve
 from revue.gateway.analysis_client import AnalysisClient
 from revue.gateway.context import Gateway
-from revue.gateway.errors import install_error_handlers
+from revue.gateway.errors import ErrorResponse, install_error_handlers
 from revue.gateway.hot_path import AnalyzeLane
 from revue.gateway.job_status import JobStatusConsumer
 from revue.gateway.job_store import JobStore
@@ -146,6 +146,16 @@ def create_app(
             query_optimizer.router,
         ],
         middleware=gateway_middleware(settings),
+        # What any operation may answer before its own code runs: a body that is not
+        # UTF-8 JSON (400), one over the size limit (413), a refused field (422).
+        responses={
+            code: {"model": ErrorResponse, "description": description}
+            for code, description in (
+                (400, "The body could not be read (not UTF-8, or a bad Content-Length)"),
+                (413, "The body is larger than MAX_BODY_BYTES"),
+                (422, "A field was refused; `errors` names each"),
+            )
+        },
     )
     # POST /analyze from bearer-token clients is answered before FastAPI's request machinery.
     app.front_door = AnalyzeLane(

@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import Counter
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from revue.common.errors import CircuitOpenError, RetryExhaustedError, RevueError
 
@@ -120,6 +121,22 @@ def field_label(problem: Any, field: str) -> str:
     return field.split(".")[0][:64]
 
 
+METHODS = ("DELETE", "GET", "HEAD", "PATCH", "POST", "PUT")
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method some route takes on this path, asked of the routes themselves."""
+    routes = request.app.router.routes
+    allowed = [
+        method
+        for method in METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] == Match.FULL for route in routes
+        )
+    ]
+    return ", ".join(allowed)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def validation_failed(request: Request, error: RequestValidationError) -> JSONResponse:
@@ -153,12 +170,15 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
         detail = error.detail if isinstance(error.detail, str) else "request refused"
+        headers = dict(getattr(error, "headers", None) or {})
+        if error.status_code == 405:
+            # Starlette names the methods of the first route on the path only; a
+            # path served by several routes (GET and POST /analyses) allows them all.
+            headers["Allow"] = allowed_methods(request)
         return JSONResponse(
-            error_body(error.status_code, detail),
-            status_code=error.status_code,
-            headers=getattr(error, "headers", None),
+            error_body(error.status_code, detail), status_code=error.status_code, headers=headers
         )
 
     @app.exception_handler(Exception)

@@ -19,8 +19,9 @@ from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
-    EmailStr,
     Field,
+    StrictBool,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -40,10 +41,34 @@ def _no_control_or_traversal(value: str) -> str:
     return value
 
 
-SAFE_TEXT = r"^(?![/\\])(?!(?:.*[/\\])?\.\.(?:[/\\]|$))[^\x00-\x1f\x7f]*$"
+# Every control character (Unicode's Cc: C0, DEL and C1), as the validator below refuses.
+SAFE_TEXT = r"^(?![/\\])(?!(?:.*[/\\])?\.\.(?:[/\\]|$))[^\x00-\x1f\x7f-\x9f]*$"
 SafeText = Annotated[
     str, Field(max_length=200, pattern=SAFE_TEXT), AfterValidator(_no_control_or_traversal)
 ]
+
+
+# The schema says what the validator enforces, keys included: pydantic's own
+# schema for a dict of patterned keys (`patternProperties`) would let a key
+# that misses the pattern carry any value.
+Metadata = Annotated[
+    dict[SafeText, SafeText],
+    WithJsonSchema(
+        {
+            "type": "object",
+            "maxProperties": 20,
+            "propertyNames": {"maxLength": 200, "pattern": SAFE_TEXT},
+            "additionalProperties": {"type": "string", "maxLength": 200, "pattern": SAFE_TEXT},
+            "description": "Up to 20 string pairs, no control characters or path traversal",
+        }
+    ),
+]
+# An address as the schema states it, checked by this pattern alone (a library's
+# rules on reserved domains and quoting could not be said in the schema).
+EMAIL_RULE = (
+    r"^[A-Za-z0-9._%+-]{1,64}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$"
+)
+Email = Annotated[str, Field(max_length=254, pattern=EMAIL_RULE)]
 
 
 def _rules(values: list[str]) -> list[str]:
@@ -71,7 +96,7 @@ class CodeAnalysisRequest(Strict):
     max_issues: int = Field(default=100, ge=1, le=1000)
     # At least 1 s (the seed says 0-300): a smaller budget can only end in a 504.
     timeout: float = Field(default=30.0, ge=1, le=300, description="Seconds, 1-300")
-    metadata: dict[SafeText, SafeText] = Field(default_factory=dict, max_length=20)
+    metadata: Metadata = Field(default_factory=dict, max_length=20)
 
     model_config = ConfigDict(
         extra="forbid",
@@ -98,7 +123,7 @@ class BatchItem(CodeAnalysisRequest):
 
 class BatchAnalysisRequest(Strict):
     requests: list[BatchItem] = Field(min_length=1, max_length=50)
-    parallel: bool = True
+    parallel: StrictBool = True  # a JSON boolean: 0 and "yes" are refused, as the schema says
 
     @model_validator(mode="after")
     def total_code_within_limit(self) -> BatchAnalysisRequest:
@@ -125,7 +150,7 @@ PASSWORD_RULE = r"^(?=.*[A-Z])(?=.*[a-z])(?=.*\d).*$"  # noqa: S105 - a rule, no
 
 
 class UserRegistrationRequest(Strict):
-    email: EmailStr = Field(max_length=254)
+    email: Email
     # The patterns are published in the schema; the validators below enforce
     # them with messages that say what is missing.
     password: str = Field(
@@ -177,7 +202,7 @@ class UserRegistrationRequest(Strict):
 
 
 class PasswordGrant(Strict):
-    email: EmailStr = Field(max_length=254)
+    email: Email
     password: str = Field(min_length=1, max_length=128)
 
 
@@ -201,9 +226,9 @@ FIELD_LIST = rf"^{_FIELD}(?:,{_FIELD})*$"
 class BatchGetRequest(Strict):
     resource_type: Literal["analyses"]
     ids: list[Annotated[str, Field(max_length=64)]] = Field(min_length=1, max_length=100)
-    fields: (
-        list[Annotated[str, Field(max_length=100, pattern=r"^[A-Za-z_][A-Za-z0-9_.]*$")]] | None
-    ) = Field(default=None, max_length=50)
+    fields: list[Annotated[str, Field(max_length=100, pattern=FIELD_PATH)]] | None = Field(
+        default=None, max_length=50
+    )
 
 
 def parse_uuid(value: str) -> UUID | None:

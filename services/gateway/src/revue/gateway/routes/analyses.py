@@ -16,11 +16,13 @@ from revue.gateway.errors import ApiError, ErrorResponse, validation_success_tot
 from revue.gateway.job_store import completed_row, request_hash
 from revue.gateway.principal import Context, Principal, User
 from revue.gateway.response_cache import job_tag, owner_tag
-from revue.gateway.validation import CodeAnalysisRequest, JobRequest
+from revue.gateway.validation import FIELD_LIST, CodeAnalysisRequest, JobRequest
 from revue.gateway.views import (
+    CURSOR,
     AnalysisPage,
     AnalysisView,
     JobAccepted,
+    SelectedFields,
     decode_cursor,
     encode_cursor,
     none_match,
@@ -48,6 +50,7 @@ Fields = Annotated[
     str | None,
     Query(
         max_length=500,
+        pattern=FIELD_LIST,
         description="Comma-separated fields, dotted paths allowed: id,status,result.findings",
     ),
 ]
@@ -194,7 +197,7 @@ def accepted(response: Response, job_id: UUID, status: str) -> JobAccepted:
 
 @router.get(
     "/analyses/{analysis_id}",
-    response_model=AnalysisView,
+    response_model=AnalysisView | SelectedFields,
     responses={**ERRORS, 304: {"description": "Not modified"}, 404: {"model": ErrorResponse}},
     summary="One analysis, with ETag and field selection",
 )
@@ -234,7 +237,9 @@ async def list_analyses(
     principal: User,
     context: Context,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: Annotated[
+        str | None, Query(pattern=CURSOR, description="next_cursor of the previous page")
+    ] = None,
     fields: Fields = None,
 ) -> Response:
     selected = parse_fields(fields)
