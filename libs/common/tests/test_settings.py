@@ -43,3 +43,22 @@ def test_bus_namespace_refuses_subject_syntax():
 
     with pytest.raises(ValidationError):
         ServiceSettings(bus_namespace="a.b>")
+
+
+def test_urls_in_logs_carry_no_credentials():
+    from revue.common.settings import redacted_url
+
+    assert redacted_url("nats://gateway:s3cret@nats:4222") == "nats://nats:4222"
+    assert redacted_url("postgresql+asyncpg://revue:pw@db:5432/revue") == (
+        "postgresql+asyncpg://db:5432/revue"
+    )
+    assert redacted_url("redis://127.0.0.1:6379/0") == "redis://127.0.0.1:6379/0"
+
+
+def test_the_broker_logs_the_nats_url_redacted(monkeypatch):
+    import inspect
+
+    from revue.common import broker
+
+    source = inspect.getsource(broker.create_broker)
+    assert "url=settings.nats_url" not in source and "redacted_url(settings.nats_url)" in source
