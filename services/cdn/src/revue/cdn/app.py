@@ -63,6 +63,7 @@ def ingest_options(settings: CdnSettings) -> IngestOptions:
         limits=ArchiveLimits(
             settings.cdn_max_files, settings.cdn_max_total_bytes, settings.cdn_max_compression_ratio
         ),
+        base_url=settings.cdn_base_url,
     )
 
 

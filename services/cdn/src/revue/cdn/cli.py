@@ -2,6 +2,7 @@
 
     revue-cdn ingest DIR     hash, rewrite, precompress and make DIR current (progress bar)
     revue-cdn nginx          the nginx configuration for the current deployment
+    revue-cdn url PATH       the URL to link a file by (absolute under CDN_BASE_URL)
 
 `ingest` does what the upload API does, in this process: same store
 (CDN_STORE_DIR), same database and bus (DATABASE_URL, NATS_URL), so a running
@@ -24,7 +25,7 @@ from revue.cdn.archive import UnsafeArchiveError
 from revue.cdn.deploy import Deployer
 from revue.cdn.invalidation.dispatcher import Invalidator
 from revue.cdn.invalidation.store import InvalidationStore
-from revue.cdn.nginx import nginx_config
+from revue.cdn.nginx import brotli_choice, nginx_config
 from revue.cdn.policy import ResourceTypes
 from revue.cdn.settings import CdnSettings
 from revue.cdn.store import AssetStore
@@ -73,8 +74,18 @@ def main(argv: list[str] | None = None) -> int:
     ingest_parser = commands.add_parser("ingest", help="deploy a build directory")
     ingest_parser.add_argument("directory", type=Path)
     commands.add_parser("nginx", help="print the nginx configuration for the current deployment")
+    url_parser = commands.add_parser("url", help="the URL of a file of the current deployment")
+    url_parser.add_argument("path", help="the file's path in the build, e.g. js/app.js")
     args = parser.parse_args(argv)
     settings = CdnSettings()
+    if args.command == "url":
+        manifest = AssetStore(settings.cdn_store_dir).current()
+        entry = manifest.files.get(args.path.lstrip("/")) if manifest else None
+        if entry is None:
+            print(f"not in the current deployment: {args.path}", file=sys.stderr)
+            return 1
+        print(entry.url)
+        return 0
     if args.command == "nginx":
         store = AssetStore(settings.cdn_store_dir)
         manifest = store.current()
@@ -83,7 +94,8 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         types = ResourceTypes(settings.cdn_cache_policies)
         origin = f"127.0.0.1:{settings.port}"
-        print(nginx_config(manifest, store.root, types, origin=origin))
+        brotli = brotli_choice(settings.cdn_nginx_brotli)
+        print(nginx_config(manifest, store.root, types, origin=origin, brotli=brotli))
         return 0
     if not args.directory.is_dir():
         print(f"not a directory: {args.directory}", file=sys.stderr)

@@ -30,6 +30,8 @@ class IngestOptions:
     compression: bool = True
     levels: CompressionLevels = field(default_factory=CompressionLevels)
     limits: ArchiveLimits = field(default_factory=ArchiveLimits)
+    # CDN_BASE_URL: the manifest's URLs are absolute (seed 001's get_cdn_url); "" relative.
+    base_url: str = ""
 
 
 def list_build(source: Path, limits: ArchiveLimits) -> list[str]:
@@ -88,7 +90,7 @@ class _Build:
         def resolve(target: str) -> str | None:
             entry = self.process(target)
             return (
-                entry.url.removeprefix("/assets/") if entry is not None and entry.hashed else None
+                entry.path.removeprefix("/assets/") if entry is not None and entry.hashed else None
             )
 
         return rewrite_css(text, path, resolve, mount="/assets/").encode("utf-8")
@@ -103,9 +105,10 @@ class _Build:
         encodings = {"identity": Variant(size=len(data), etag=etag(digest))}
         for name, body in variants.items():
             encodings[name] = Variant(size=len(body), etag=etag(content_hash(body)))
+        base = self.options.base_url
         entry = AssetEntry(
-            url=f"/assets/{served}",
-            versioned_url=f"/assets/{path}?v={digest[:8]}",
+            url=f"{base}/assets/{served}",
+            versioned_url=f"{base}/assets/{path}?v={digest[:8]}",
             hashed=kind.hashed,
             size=len(data),
             sha256=digest,

@@ -7,6 +7,7 @@ gateway's `GET /api/v1/cdn/manifest`), and what the origin serves from.
 from __future__ import annotations
 
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field
 
@@ -19,7 +20,9 @@ class Variant(BaseModel):
 
 
 class AssetEntry(BaseModel):
-    url: str  # what to link to: /assets/<hashed path> (HTML keeps its name)
+    # What to link to: /assets/<hashed path> (HTML keeps its name), absolute
+    # (CDN_BASE_URL + path) when the deployment was made with a base URL.
+    url: str
     versioned_url: str  # the seed's form: /assets/<path>?v=<hash>
     hashed: bool
     size: int = Field(ge=0)
@@ -27,6 +30,11 @@ class AssetEntry(BaseModel):
     content_type: str
     resource_type: str
     encodings: dict[Encoding, Variant]
+
+    @property
+    def path(self) -> str:
+        """The URL's path (`/assets/...`), whatever its host: what the origin routes on."""
+        return urlsplit(self.url).path
 
 
 class Manifest(BaseModel):

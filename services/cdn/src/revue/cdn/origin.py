@@ -130,7 +130,7 @@ class Index:
     ) -> int:
         modified = datetime.fromisoformat(manifest.created_at).replace(microsecond=0)
         for path, entry in files.items():
-            if not current and entry.url.removeprefix(PREFIX) in self.by_url:
+            if not current and entry.path.removeprefix(PREFIX) in self.by_url:
                 continue
             representations = {}
             for encoding in ("br", "gzip", "identity"):
@@ -148,7 +148,7 @@ class Index:
             policy = types.by_name(entry.resource_type).policy
             keys = [f"deploy-{manifest.deployment}", f"asset-{entry.sha256[:16]}", f"path-{path}"]
             view = Served.builder(entry.content_type, modified, keys, representations)
-            self.by_url[entry.url.removeprefix(PREFIX)] = view(policy)
+            self.by_url[entry.path.removeprefix(PREFIX)] = view(policy)
             if entry.hashed and current:
                 self.by_url.setdefault(path, view(REVALIDATE))
                 self.by_version[path] = (entry.sha256[:8], view(policy))

@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 from revue.cdn.archive import UnsafeArchiveError
 from revue.cdn.deploy import Deployer
 from revue.cdn.invalidation.dispatcher import Invalidator
-from revue.cdn.nginx import nginx_config
+from revue.cdn.nginx import brotli_choice, nginx_config
 from revue.cdn.settings import CdnSettings
 from revue.cdn.store import AssetStore
 from revue.common.events import AssetPath, RequestInvalidation, ShortText
@@ -169,4 +169,5 @@ async def nginx(context: Context) -> str:
         context.store.root,
         context.deployer.types,
         origin=f"127.0.0.1:{context.settings.port}",
+        brotli=brotli_choice(context.settings.cdn_nginx_brotli),
     )

@@ -20,6 +20,12 @@ class CdnSettings(ServiceSettings):
     # Where deployments live, and the URL pages should use for them
     cdn_store_dir: Path = Path(".revue/cdn")
     cdn_public_url: str = "http://127.0.0.1:8004"
+    # Where the CDN serves the assets (`https://cdn.example.com`): the manifest's and
+    # `revue-cdn url`'s URLs are absolute under it; unset, they are relative (/assets/...).
+    cdn_base_url: str = Field(default="", pattern=r"^(https?://[^/\s?#]+(/[^\s?#]*[^/\s?#])?)?$")
+    # nginx front: serve brotli from the precompressed files ("auto": if this machine's
+    # nginx has the brotli_static module)
+    cdn_nginx_brotli: Literal["auto", "on", "off"] = "auto"
     # Operators and CI deploy and purge with this bearer token; unset, empty or
     # shorter than 32 bytes, the admin API answers 503 (assets are still served).
     cdn_admin_token: SecretStr | None = None

@@ -31,7 +31,7 @@ class AssetStore:
 
     def file_for(self, deployment: str, path: str, entry: AssetEntry, encoding: str) -> Path:
         if entry.hashed:
-            base = self.root / "objects" / entry.url.removeprefix("/assets/")
+            base = self.root / "objects" / entry.path.removeprefix("/assets/")
         else:
             base = self.root / "deployments" / deployment / "files" / path
         return base.with_name(base.name + SUFFIXES[encoding])
