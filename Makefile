@@ -28,6 +28,8 @@ install: ## Create .venv and install exactly requirements.lock
 	@# promtool checks and unit-tests the Prometheus alert rules in the tests; optional elsewhere
 	@command -v promtool >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && (apt-get install -y -qq --no-install-recommends prometheus >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus >/dev/null)) && (service prometheus stop >/dev/null 2>&1 || true); } || echo "promtool not installed: the alert-rule tests will be skipped"
 	@command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx || { command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && (apt-get install -y -qq nginx-light >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq nginx-light >/dev/null)) && (service nginx stop >/dev/null 2>&1 || true); } || echo "nginx not installed: the nginx -t test will be skipped"
+	@# brotli_static lets the generated nginx front serve the .br files; without it, gzip
+	@test -e /usr/lib/nginx/modules/ngx_http_brotli_static_module.so || { command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && (apt-get install -y -qq libnginx-mod-http-brotli-static >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq libnginx-mod-http-brotli-static >/dev/null)) && (service nginx stop >/dev/null 2>&1 || true); } || echo "nginx's brotli_static module not installed: the nginx front serves gzip"
 
 lock: ## Re-resolve dependencies and re-export requirements.lock (uv.lock stays local)
 	$(UV) lock

@@ -3,6 +3,7 @@
 import asyncio
 import io
 import json
+import os
 import subprocess
 import sys
 import tarfile
@@ -15,6 +16,7 @@ from revue.cdn.app import create_app
 from revue.cdn.settings import CdnSettings
 from revue.common import migrations
 from revue.common.events import RequestInvalidation
+from revue.common.streams import ensure_streams
 from revue.common.subjects import BusTopology
 from revue.common.testing.waiting import wait_until
 
@@ -210,3 +212,77 @@ async def test_a_long_admin_token_must_match_exactly(make_settings, tmp_path):
         for wrong in ({}, {"Authorization": "Bearer "}, {"Authorization": f"Bearer {token[:-1]}"}):
             answer = await client.get("/api/v1/cdn/invalidations/pending", headers=wrong)
             assert answer.status_code == 401, (wrong, answer.text)
+
+
+async def test_glob_purges_expand_over_this_and_earlier_deployments_and_unmatched_are_reported(
+    cdn, tmp_path
+):
+    first = await cdn.post(
+        "/api/v1/cdn/deployments", content=tarball(write_build(tmp_path / "v1")), headers=OPERATOR
+    )
+    old_app = first.json()  # js/app.js changes in the next build
+    await cdn.post(
+        "/api/v1/cdn/deployments",
+        content=tarball(write_build(tmp_path / "v2", "2")),
+        headers=OPERATOR,
+    )
+    manifest = (await cdn.get("/assets/manifest.json")).json()
+    new_app = manifest["files"]["js/app.js"]["url"]
+    answer = await cdn.post(
+        "/api/v1/cdn/invalidations",
+        json={"paths": ["/assets/js/app.*.js", "/static/nothing/*.js"]},
+        headers=OPERATOR,
+    )
+    assert answer.status_code == 202, answer.text
+    body = answer.json()
+    assert body["patterns"] == ["/assets/js/app.*.js"]
+    assert body["unmatched_patterns"] == ["/static/nothing/*.js"]
+    cdn_app = cdn.app.api.state.cdn
+    known = cdn_app.invalidator.known_paths()
+    hashed = [
+        path for path in known if path.startswith("/assets/js/app.") and path != "/assets/js/app.js"
+    ]
+    assert new_app in hashed and len(hashed) == 2, (old_app, hashed)  # both deployments' names
+    nothing = await cdn.post(
+        "/api/v1/cdn/invalidations", json={"patterns": ["/assets/*.exe"]}, headers=OPERATOR
+    )
+    assert nothing.status_code == 422 and "nothing sent" in nothing.json()["detail"]
+
+
+async def test_a_base_url_makes_the_manifest_and_the_cli_give_absolute_urls(
+    make_settings, tmp_path, database_url
+):
+    await asyncio.to_thread(migrations.upgrade, "revue.cdn", database_url)
+    base = "https://cdn.example.com"
+    env = {
+        **os.environ,
+        "CDN_STORE_DIR": str(tmp_path / "store"),
+        "CDN_BASE_URL": base,
+        "DATABASE_URL": database_url,
+        "NATS_URL": make_settings(CdnSettings).nats_url,
+        "BUS_NAMESPACE": make_settings(CdnSettings).bus_namespace,
+    }
+    connection = await nats.connect(env["NATS_URL"])
+    await ensure_streams(connection.jetstream(), BusTopology(env["BUS_NAMESPACE"]))
+    await connection.drain()
+    build = write_build(tmp_path / "build")
+
+    def cli(*words):
+        return subprocess.run(
+            [sys.executable, "-m", "revue.cdn.cli", *words],
+            env=env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+
+    ingest = await asyncio.to_thread(cli, "ingest", str(build))
+    assert ingest.returncode == 0, ingest.stderr
+    url = await asyncio.to_thread(cli, "url", "js/app.js")
+    assert url.returncode == 0 and url.stdout.startswith(f"{base}/assets/js/app."), url.stdout
+    settings = make_settings(CdnSettings, database_url, cdn_store_dir=tmp_path / "store")
+    app = create_app(settings, configure_process=False)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://c") as c:
+        manifest = (await c.get("/assets/manifest.json")).json()
+        entry = manifest["files"]["js/app.js"]
+        assert entry["url"] == url.stdout.strip()
+        assert entry["versioned_url"].startswith(f"{base}/assets/js/app.js?v=")
+        served = await c.get(entry["url"].removeprefix(base))  # the origin routes on the path
+        assert served.status_code == 200

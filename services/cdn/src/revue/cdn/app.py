@@ -110,8 +110,8 @@ def create_app(settings: CdnSettings | None = None, *, configure_process: bool =
         )
 
     def known_paths() -> list[str]:
-        index = origin.index
-        return [PREFIX + path for path in index.by_url] if index else []
+        origin.reload()
+        return origin.deployed_paths
 
     invalidator = Invalidator(
         purge_backend(settings),

@@ -39,7 +39,7 @@ async def ingest(source: Path, settings: CdnSettings) -> dict:
     store = AssetStore(settings.cdn_store_dir)
     types = ResourceTypes(settings.cdn_cache_policies)
     engine: AsyncEngine = create_engine(settings)
-    connection = await nats.connect(settings.nats_url)
+    connection = await nats.connect(**settings.nats_options())
     topology = BusTopology(settings.bus_namespace)
 
     async def publish(event: AssetPublished) -> None:

@@ -229,6 +229,7 @@ class Origin:
         self.max_ranges = max_ranges
         self.reload_interval = reload_interval
         self.index: Index | None = None
+        self.deployed_paths: list[str] = []
         self._checked = 0.0
         self._answered = 0
         self._from_memory = 0
@@ -239,10 +240,18 @@ class Origin:
         if manifest is None:
             self.index = None
         elif self.index is None or self.index.deployment != manifest.deployment:
-            earlier = [d for d in self.store.deployments() if d < manifest.deployment]
-            previous = [self.store.load(d) for d in reversed(earlier[-self.keep_previous :])]
+            previous = self.store.previous(manifest, self.keep_previous)
             self.index = Index(
                 self.store, manifest, self.types, self.memory_budget, self.inline_max, previous
+            )
+            # What an invalidation pattern may name: every URL of these deployments.
+            self.deployed_paths = sorted(
+                {
+                    url
+                    for source in (manifest, *previous)
+                    for path, entry in source.files.items()
+                    for url in (PREFIX + path, entry.path)
+                }
             )
         self._checked = time.monotonic()
 

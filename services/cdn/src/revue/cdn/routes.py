@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 
 from revue.cdn.archive import UnsafeArchiveError
 from revue.cdn.deploy import Deployer
-from revue.cdn.invalidation.dispatcher import Invalidator
+from revue.cdn.invalidation.dispatcher import Invalidator, is_pattern
 from revue.cdn.nginx import brotli_choice, nginx_config
 from revue.cdn.settings import CdnSettings
 from revue.cdn.store import AssetStore
@@ -123,12 +123,24 @@ async def manifest(context: Context) -> dict[str, Any]:
 @router.post(
     "/invalidations", status_code=202, dependencies=[Operator], summary="Queue an invalidation"
 )
-async def queue_invalidation(body: InvalidationRequest, context: Context) -> dict[str, str]:
+async def queue_invalidation(body: InvalidationRequest, context: Context) -> dict[str, Any]:
     if not (body.paths or body.patterns or body.surrogate_keys):
         raise HTTPException(422, "name at least one path, pattern or surrogate key")
-    request = RequestInvalidation(**body.model_dump())
+    # Glob patterns among the paths are patterns too (`/assets/js/app.*.js`, as in the seed).
+    paths = [path for path in body.paths if not is_pattern(path)]
+    patterns = [*body.patterns, *(path for path in body.paths if is_pattern(path))]
+    request, unmatched = context.invalidator.matched(
+        RequestInvalidation(**{**body.model_dump(), "paths": paths, "patterns": patterns})
+    )
+    if not (request.paths or request.patterns or request.surrogate_keys):
+        raise HTTPException(422, f"no deployed path matches {', '.join(unmatched)}: nothing sent")
     await context.invalidator.request(request)
-    return {"request_id": str(request.request_id), "status": "pending"}
+    return {
+        "request_id": str(request.request_id),
+        "status": "pending",
+        "patterns": request.patterns,
+        "unmatched_patterns": unmatched,
+    }
 
 
 @router.post(

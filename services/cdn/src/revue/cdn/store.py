@@ -78,5 +78,10 @@ class AssetStore:
     def load(self, deployment: str) -> Manifest:
         return Manifest.model_validate_json(self.manifest_path(deployment).read_bytes())
 
+    def previous(self, manifest: Manifest, count: int) -> list[Manifest]:
+        """The `count` deployments before `manifest`, newest first."""
+        earlier = [d for d in self.deployments() if d < manifest.deployment]
+        return [self.load(d) for d in reversed(earlier[-count:])] if count else []
+
     def deployments(self) -> list[str]:
         return sorted(path.name for path in (self.root / "deployments").iterdir() if path.is_dir())

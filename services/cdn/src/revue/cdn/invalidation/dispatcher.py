@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fnmatch
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import replace
 
@@ -38,6 +39,10 @@ pending_gauge = Gauge("cdn_invalidations_pending", "Invalidation requests not ye
 
 PACING_MARGIN = 0.9
 Announce = Callable[[InvalidationCompleted], Awaitable[None]]
+
+
+def is_pattern(path: str) -> bool:
+    return any(char in path for char in "*?[")
 
 
 class Invalidator:
@@ -80,14 +85,33 @@ class Invalidator:
     async def queue_invalidation(
         self, paths: list[str], *, soft: bool = False
     ) -> RequestInvalidation:
-        """Paths may be patterns (`/assets/app.*.js`), as in the seed."""
-        request = RequestInvalidation(
-            paths=[p for p in paths if "*" not in p],
-            patterns=[p for p in paths if "*" in p],
-            soft=soft,
+        """Paths may be glob patterns (`/assets/js/app.*.js`), as in the seed; a pattern
+        that matches no path of the current or recent deployments is logged and dropped."""
+        request, unmatched = self.matched(
+            RequestInvalidation(
+                paths=[p for p in paths if not is_pattern(p)],
+                patterns=[p for p in paths if is_pattern(p)],
+                soft=soft,
+            )
         )
-        await self.request(request)
+        if unmatched:
+            log.warning("invalidation patterns match nothing; not sent", patterns=unmatched)
+        if request.paths or request.patterns or request.surrogate_keys:
+            await self.request(request)
         return request
+
+    def matched(self, request: RequestInvalidation) -> tuple[RequestInvalidation, list[str]]:
+        """The request with only the patterns that match a deployed path, and the others."""
+        if not request.patterns:
+            return request, []
+        known = list(self.known_paths())
+        unmatched = [
+            pattern
+            for pattern in request.patterns
+            if not any(fnmatch.fnmatchcase(path, pattern) for path in known)
+        ]
+        kept = [pattern for pattern in request.patterns if pattern not in unmatched]
+        return request.model_copy(update={"patterns": kept}), unmatched
 
     async def invalidate_all(self, *, soft: bool = False) -> RequestInvalidation:
         request = RequestInvalidation(everything=True, soft=soft)
