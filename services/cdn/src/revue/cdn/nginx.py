@@ -30,7 +30,8 @@ from revue.cdn.policy import ResourceTypes
 # written into the configuration (others are left to the origin's policy).
 SAFE = re.compile(r"^[A-Za-z0-9._~/@+:-]+$")
 SAFE_VALUE = re.compile(r'^[A-Za-z0-9 ,=._~/@+;"-]+$')  # header values, ETags included
-HASHED_LOCATION = r"^/assets/.+\.[0-9a-f]{12}\.[A-Za-z0-9]+$"
+# The extension is captured: the policy maps then look it up in a hash, not by regex.
+HASHED_LOCATION = r"^/assets/.+\.[0-9a-f]{12}\.(?<revue_ext>[A-Za-z0-9]+)$"
 MODULE_DIRS = ("/usr/lib/nginx/modules", "/usr/share/nginx/modules", "/etc/nginx/modules")
 BROTLI_MODULE = "ngx_http_brotli_static_module.so"
 OBJECTS = "/objects/"
@@ -141,6 +142,7 @@ def nginx_config(
             "server {",
             f"    listen {int(listen)};",
             f"    server_name {server_name};",
+            "    keepalive_requests 100000;",
             "",
             "    # Content-hashed files: immutable, served from the store.",
             f'    location ~ "{HASHED_LOCATION}" {{',
@@ -163,6 +165,12 @@ def nginx_config(
             "        add_header Vary $revue_vary always;",
             '        add_header X-Content-Type-Options "nosniff" always;',
             "        try_files $uri =404;",
+            "        # Hashed files never change: their descriptors and sizes are kept open.",
+            f"        open_file_cache max={max(1000, 4 * len(vary) + len(etags))} inactive=300s;",
+            "        open_file_cache_valid 300s;",
+            "        open_file_cache_errors on;",
+            # Small files: a read beats sendfile's set-up (measured: bench_cdn_nginx).
+            "        sendfile off;",
             "    }",
             "",
             "    # Names that stay (HTML, manifest, ?v= URLs): the origin, through nginx's cache.",
@@ -183,18 +191,21 @@ def nginx_config(
 
 
 def _policy_maps(types: ResourceTypes) -> list[str]:
-    """Cache-Control and CDN-Cache-Control of hashed files, by their extension's type."""
+    """Cache-Control and CDN-Cache-Control of hashed files, by their extension's type:
+    exact (hashed) keys for lower-case extensions, a case-blind pattern for the rest."""
     lines: list[str] = []
     for variable, header in (
         ("revue_cache_control", lambda p: p.cache_control()),
         ("revue_cdn_cache_control", lambda p: p.cdn_cache_control()),
     ):
-        lines.append(f"map $uri ${variable} {{")
+        lines.append(f"map $revue_ext ${variable} {{")
         lines.append(f"    default {quoted(header(types.other.policy), SAFE_VALUE)};")
         for kind in types.types.values():
             if kind.hashed and kind.extensions:
-                suffixes = "|".join(re.escape(ext.lstrip(".")) for ext in kind.extensions)
-                lines.append(f'    "~*\\.({suffixes})$" {quoted(header(kind.policy), SAFE_VALUE)};')
+                value = quoted(header(kind.policy), SAFE_VALUE)
+                suffixes = [ext.lstrip(".") for ext in kind.extensions]
+                lines += [f"    {suffix} {value};" for suffix in suffixes]
+                lines.append(f'    "~*^({"|".join(map(re.escape, suffixes))})$" {value};')
         lines.append("}")
     return lines
 

@@ -36,6 +36,19 @@ class AssetStore:
             base = self.root / "deployments" / deployment / "files" / path
         return base.with_name(base.name + SUFFIXES[encoding])
 
+    def object_for(self, hashed: str) -> Path:
+        """Where a content-hashed file's identity bytes are (or would be)."""
+        return self.root / "objects" / hashed
+
+    def stored_variants(self, identity: Path) -> dict[str, bytes]:
+        """The precompressed variants kept beside a stored hashed file."""
+        found = {}
+        for encoding in ("br", "gzip"):
+            variant = identity.with_name(identity.name + SUFFIXES[encoding])
+            if variant.exists():
+                found[encoding] = variant.read_bytes()
+        return found
+
     def manifest_path(self, deployment: str) -> Path:
         return self.root / "deployments" / deployment / "manifest.json"
 
