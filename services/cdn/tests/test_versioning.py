@@ -57,3 +57,32 @@ def test_variants_are_kept_only_when_smaller_and_never_for_compressed_formats():
     assert compress_variants("tiny.js", b"x") == {}
     noise = os.urandom(4096)  # incompressible: no variant beats it
     assert compress_variants("noise.js", noise) == {}
+
+
+def test_reingesting_an_unchanged_tree_compresses_only_what_it_rewrites(tmp_path, monkeypatch):
+    from revue.cdn import ingest
+    from revue.cdn.ingest import ingest_directory
+    from revue.cdn.policy import ResourceTypes
+    from revue.cdn.store import AssetStore
+
+    from .conftest import write_build
+
+    build, store = write_build(tmp_path / "build"), AssetStore(tmp_path / "store")
+    first, _ = ingest_directory(build, store, ResourceTypes())
+    compressed = []
+    real = ingest.compress_variants
+
+    def counting(path, data, levels=None):
+        compressed.append(path)
+        return real(path, data, levels)
+
+    monkeypatch.setattr(ingest, "compress_variants", counting)
+    progress = []
+    second, changed = ingest_directory(
+        build, store, ResourceTypes(), progress=lambda *step: progress.append(step)
+    )
+    assert changed == []
+    # Stylesheets are rewritten (and so compressed) every time; HTML keeps its name.
+    assert sorted(compressed) == ["css/base.css", "css/site.css", "index.html"]
+    assert second.files["js/app.js"].encodings == first.files["js/app.js"].encodings
+    assert progress[-1][:2] == (2 * len(first.files), 2 * len(first.files))
