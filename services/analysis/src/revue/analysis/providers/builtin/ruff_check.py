@@ -21,8 +21,13 @@ from revue.common.events import Finding
 from revue.common.languages import RULE_GROUPS
 
 log = structlog.get_logger("revue.analysis.ruff")
+# ruff's import checks (bandit's B401-B415) are still preview rules: named one by one,
+# with explicit-preview-rules, so no other preview rule comes with them.
+PREVIEW_SECURITY = tuple(
+    f"S{n}" for n in (401, 402, 403, 404, 405, 406, 407, 408, 409, 411, 412, 413, 415)
+)
 RUFF_RULES: dict[str, tuple[str, ...]] = {
-    "security": ("S",),
+    "security": ("S", *PREVIEW_SECURITY),
     "quality": ("E4", "E7", "E9", "F", "B", "SIM", "PIE", "PLE"),
     "complexity": ("C901",),
 }
@@ -106,6 +111,9 @@ class RuffChecker:
             "--isolated",
             "--no-cache",
             "--exit-zero",
+            "--preview",
+            "--config",
+            "lint.explicit-preview-rules = true",
             "--output-format",
             "json",
             "--select",

@@ -61,6 +61,7 @@ class DeadlineWorkers:
         self._all: set[_Worker] = set()
         self._spawned = False
         self._respawns: set[asyncio.Task[None]] = set()
+        self._crashes = 0  # in a row: a worker that cannot even start must not spin
         self._closed = False
 
     async def run(self, fn: Callable[..., T], *args: Any, deadline: float | None = None) -> T:
@@ -80,8 +81,10 @@ class DeadlineWorkers:
             self._replace(worker, "abandoned")
             raise
         except (EOFError, OSError) as error:
+            self._crashes += 1
             self._replace(worker, "crashed")
             raise WorkerCrashedError(f"analysis worker died: {error!r}") from error
+        self._crashes = 0
         self._give_back(worker)
         if status != "ok":
             raise WorkerCrashedError(value)
@@ -136,6 +139,8 @@ class DeadlineWorkers:
             task.add_done_callback(self._respawns.discard)
 
     async def _respawn(self) -> None:
+        if self._crashes:  # crashing again and again: wait longer each time, up to 10 s
+            await asyncio.sleep(min(10.0, 0.1 * 2 ** (self._crashes - 1)))
         self._give_back(await asyncio.to_thread(self._spawn))
 
     def close(self) -> None:
