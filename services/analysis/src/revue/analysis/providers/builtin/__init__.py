@@ -86,7 +86,11 @@ class BuiltinProvider:
             if isinstance(found, ProviderError):
                 results.append(found)
                 continue
-            kept, truncated = finalize([*found, *ruff_of.get(index, [])], item.max_issues)
+            ruffs = ruff_of.get(index, [])
+            reported = {(finding.rule_id, finding.line) for finding in ruffs}
+            # Where ruff and our own checks see the same thing, ruff's finding is kept.
+            own = [finding for finding in found if (finding.rule_id, finding.line) not in reported]
+            kept, truncated = finalize([*own, *ruffs], item.max_issues)
             results.append(
                 AnalysisResult(
                     analyzer=f"revue-{self.name}",

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import lizard
 
 from revue.analysis.providers.builtin.patterns import match_lines
+from revue.analysis.providers.builtin.security_checks import security_findings
 from revue.common.events import Finding
 from revue.common.languages import EXTENSIONS, RULE_GROUPS
 
@@ -89,6 +90,8 @@ def pattern_findings(code: str, language: str, groups: Sequence[str]) -> list[Fi
 def check(code: str, language: str, rules: Sequence[str]) -> list[Finding]:
     groups = tuple(rules) or RULE_GROUPS
     found = pattern_findings(code, language, groups)
+    if language == "python" and "security" in groups:
+        found.extend(security_findings(code))
     if "complexity" in groups:
         found.extend(complexity_findings(code, language))
     return found
