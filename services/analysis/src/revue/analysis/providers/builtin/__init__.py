@@ -35,6 +35,8 @@ from revue.common.errors import AnalysisTimeoutError, ProviderError, ProviderRej
 from revue.common.events import AnalysisResult, Finding
 from revue.common.languages import EXTENSIONS
 
+# Below this much code a batch is one call: a second worker's share would cost more to send.
+SPLIT_FROM_CHARS = 256 * 1024
 StaticChecks = Callable[[Sequence[tuple[str, str, Sequence[str]]]], list[list[Finding]]]
 
 
@@ -105,7 +107,21 @@ class BuiltinProvider:
     async def _static_findings(
         self, items: Sequence[AnalysisInput]
     ) -> list[list[Finding] | ProviderError]:
-        """The batch in one call; past the deadline, each item once more alone."""
+        """A large batch in one share per worker, balanced by bytes, all at once."""
+        if sum(len(item.code) for item in items) < SPLIT_FROM_CHARS or len(items) < 2:
+            return await self._share(items)
+        shares = balanced(items, self.workers.size)
+        answers = await asyncio.gather(
+            *(self._share([items[i] for i in share]) for share in shares)
+        )
+        merged: list[list[Finding] | ProviderError] = [[] for _ in items]
+        for share, found in zip(shares, answers, strict=True):
+            for index, result in zip(share, found, strict=True):
+                merged[index] = result
+        return merged
+
+    async def _share(self, items: Sequence[AnalysisInput]) -> list[list[Finding] | ProviderError]:
+        """The items in one call; past the deadline, each item once more alone."""
         try:
             return list(await self.workers.run(self.static_checks, _payload(items)))
         except (DeadlineExceededError, WorkerCrashedError):
@@ -130,6 +146,17 @@ class BuiltinProvider:
 
     async def aclose(self) -> None:
         self.workers.close()
+
+
+def balanced(items: Sequence[AnalysisInput], parts: int) -> list[list[int]]:
+    """Item indexes in `parts` shares of about equal code size (largest first, greedily)."""
+    shares: list[list[int]] = [[] for _ in range(parts)]
+    sizes = [0] * parts
+    for index in sorted(range(len(items)), key=lambda i: -len(items[i].code)):
+        smallest = sizes.index(min(sizes))
+        shares[smallest].append(index)
+        sizes[smallest] += len(items[index].code)
+    return [share for share in shares if share]
 
 
 def _payload(items: Sequence[AnalysisInput]) -> list[tuple[str, str, tuple[str, ...]]]:

@@ -236,7 +236,18 @@ def _literal(node: ast.AST) -> bool:
     return isinstance(node, ast.Constant) and isinstance(node.value, str | bytes)
 
 
+# A file none of whose checks could fire is not parsed at all: parsing is most of the
+# cost (ast.parse of pip's 413 files: 0.7 s, eight times ruff's whole run).
+TRIGGERS = re.compile(
+    r"subprocess|ssl|SSL|torch|from_pretrained|hf_hub_download|snapshot_download|load_dataset"
+    r"|mark_safe|Safe(?:String|Text|Unicode|Bytes)"
+    r"|[\"'][ \t\r\n]*(?i:select|insert|update|delete|with)[ \t\r\n]"
+)
+
+
 def security_findings(code: str) -> list[Finding]:
+    if not TRIGGERS.search(code):
+        return []
     try:
         tree = ast.parse(code)
     except (SyntaxError, ValueError, RecursionError):

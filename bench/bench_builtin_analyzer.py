@@ -1,0 +1,169 @@
+"""The builtin analyzer against bandit and ruff, on code nobody on the team wrote, in one run.
+
+Corpora: bandit's own example files (`../shared/corpora/bandit-examples/`,
+Apache-2.0, read from there) and a real project from PyPI as a source
+distribution (default `pip==24.2`: 413 Python files), downloaded at bench
+time. bandit 1.9.4 is installed for the run only (it is no dependency of
+Revue's). Findings are matched by (file, line, check number): bandit's B607
+is ruff's and Revue's S607. Times: bandit's and ruff's whole command
+(security rules only for ruff), Revue's `analyze_batch` of every file with
+`rules=["security"]` once its workers are up (a running service's case).
+
+    .venv/bin/python bench/bench_builtin_analyzer.py
+"""
+
+import asyncio
+import collections
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+from revue.analysis.providers import AnalysisInput
+from revue.analysis.providers.builtin import BuiltinProvider
+
+ROOT = Path(__file__).resolve().parents[1]
+BANDIT_EXAMPLES = ROOT.parent / "shared" / "corpora" / "bandit-examples"
+RUFF = Path(sys.executable).parent / "ruff"
+Match = tuple[str, int, str]  # file, line, check number
+
+
+def install_bandit(into: Path) -> dict[str, str]:
+    subprocess.run(
+        ["uv", "pip", "install", "--quiet", "--python", sys.executable, "--target", str(into),
+         "bandit==1.9.4"],
+        check=True, capture_output=True, timeout=300,
+    )  # fmt: skip
+    return {**os.environ, "PYTHONPATH": str(into)}
+
+
+def fetch_sdist(spec: str, into: Path) -> Path:
+    pip = [shutil.which("pip3") or "pip3"] if shutil.which("pip3") else ["python3", "-m", "pip"]
+    subprocess.run(
+        [*pip, "download", "--quiet", "--no-deps", "--no-binary", ":all:", spec, "-d", str(into)],
+        check=True, capture_output=True, timeout=300,
+    )  # fmt: skip
+    archive = next(into.glob("*.tar.gz"))
+    with tarfile.open(archive) as bundle:
+        bundle.extractall(into, filter="data")
+    return next(path for path in into.iterdir() if path.is_dir())
+
+
+def relative(corpus: Path, name: str) -> str:
+    return Path(name).resolve().relative_to(corpus.resolve()).as_posix()
+
+
+def bandit(corpus: Path, env: dict[str, str]) -> tuple[set[Match], float]:
+    started = time.perf_counter()
+    run = subprocess.run(
+        [sys.executable, "-m", "bandit", "-r", str(corpus), "-f", "json", "-q"],
+        env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    took = time.perf_counter() - started
+    results = json.loads(run.stdout)["results"]
+    return {
+        (relative(corpus, r["filename"]), r["line_number"], r["test_id"][1:]) for r in results
+    }, took
+
+
+def ruff(corpus: Path) -> tuple[set[Match], float]:
+    started = time.perf_counter()
+    run = subprocess.run(
+        [str(RUFF), "check", "--isolated", "--no-cache", "--exit-zero", "--select", "S",
+         "--output-format", "json", str(corpus)],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    took = time.perf_counter() - started
+    return {
+        (relative(corpus, r["filename"]), r["location"]["row"], r["code"][1:])
+        for r in json.loads(run.stdout)
+        if r.get("code") and r["code"][1:].isdigit()
+    }, took
+
+
+def revue(corpus: Path, provider: BuiltinProvider) -> tuple[set[Match], float]:
+    files = sorted(corpus.rglob("*.py"))
+    items = [
+        AnalysisInput(path.read_text(errors="replace"), "python", ("security",), 1000)
+        for path in files
+    ]
+
+    async def analyse() -> tuple[list, float]:
+        await provider.analyze_batch(items[:2])  # workers up
+        started = time.perf_counter()
+        results = await provider.analyze_batch(items)
+        return results, time.perf_counter() - started
+
+    results, took = asyncio.run(analyse())
+    found = set()
+    for path, result in zip(files, results, strict=True):
+        for finding in getattr(result, "findings", []):
+            number = finding.rule_id[1:]
+            if finding.rule_id.startswith("S") and number.isdigit():
+                found.add((path.relative_to(corpus).as_posix(), finding.line, number))
+    return found, took
+
+
+def parse_floor(corpus: Path) -> float:
+    """CPU seconds of `ast.parse` alone over the corpus: what any syntax-tree check pays."""
+    import ast
+
+    sources = [path.read_text(errors="replace") for path in corpus.rglob("*.py")]
+    started = time.process_time()
+    for source in sources:
+        try:
+            ast.parse(source)
+        except (SyntaxError, ValueError):
+            continue
+    return time.process_time() - started
+
+
+def report(name: str, files: int, runs: dict[str, tuple[set[Match], float]], floor: float) -> None:
+    wanted, bandit_s = runs["bandit"]
+    print(f"\n{name}: {files} Python files, {len(wanted)} bandit findings ({bandit_s:.2f} s)")
+    ruff_s = runs["ruff"][1]
+    for tool in ("ruff", "revue"):
+        found, took = runs[tool]
+        hits = len(wanted & found)
+        print(
+            f"  {tool:<6} recall {hits}/{len(wanted)} = {hits / len(wanted):.1%}"
+            f"  time {took:.2f} s ({took / ruff_s:.1f}x ruff)  findings bandit lacks"
+            f" {len(found - wanted)}"
+        )
+    print(
+        f"  floor: ast.parse of every file {floor:.2f} s CPU, {floor / 2:.2f} s on two cores"
+        f" = {floor / 2 / ruff_s:.1f}x ruff's whole run"
+    )
+    found = runs["revue"][0]
+    missed = collections.Counter(f"B{number}" for _, _, number in wanted - found)
+    extra = collections.Counter(f"S{number}" for _, _, number in found - wanted)
+    print(f"  bandit finds, Revue does not: {dict(missed.most_common())}")
+    print(f"  Revue finds, bandit does not: {dict(extra.most_common())}")
+
+
+def main() -> None:
+    work = Path(tempfile.mkdtemp(prefix="revue-bench-analyzer-"))
+    provider = BuiltinProvider(processes=2)
+    try:
+        env = install_bandit(work / "peers")
+        project = fetch_sdist(sys.argv[1] if len(sys.argv) > 1 else "pip==24.2", work / "sdist")
+        for corpus in (BANDIT_EXAMPLES, project):
+            runs = {
+                "bandit": bandit(corpus, env),
+                "ruff": ruff(corpus),
+                "revue": revue(corpus, provider),
+            }
+            files = len(list(corpus.rglob("*.py")))
+            report(corpus.name, files, runs, parse_floor(corpus))
+    finally:
+        provider.workers.close()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
