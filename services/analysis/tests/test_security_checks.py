@@ -26,6 +26,10 @@ CASES = [
      "AutoModel.from_pretrained('org/model', revision='" + "a" * 40 + "')\n"),
     ("S615", "hf_hub_download(repo_id='org/model', filename='c.json')\n",
      "AutoModel.from_pretrained('./local_model')\n"),
+    ("S403", "loader = __import__('pickle')\n", "loader = __import__('json')\n"),
+    ("S404", "m = importlib.import_module(name='subprocess')\n",
+     "m = importlib.import_module(name='json')\n"),
+    ("S404", "from ..subprocess import Popen\n", "from ..tools import Popen\n"),
     ("S703", "from django.utils.safestring import mark_safe\nmark_safe(user_html)\n",
      "from django.utils.safestring import mark_safe\nmark_safe('<b>fixed</b>')\n"),
 ]  # fmt: skip

@@ -17,6 +17,8 @@ call or definition.
 - S608 hardcoded-sql-expression: SQL text (its statement's keywords anywhere
   in the string, across lines too) built with `%`, `+`, `.format`,
   `.replace` or an f-string from values that are not constants;
+- S401-S415 for imports ruff does not see: `__import__("pickle")`,
+  `importlib.import_module(name="subprocess")`, `from .. import subprocess`;
 - S703 django-mark-safe: `mark_safe` / `SafeString` & co. given anything but
   a string literal.
 
@@ -42,6 +44,14 @@ SQL = re.compile(
     r"|delete\s+from\s|with\s[\s\S]*\sas\s*\()",
     re.IGNORECASE,
 )
+# bandit's import blacklist (B401-B415), by top-level module.
+IMPORT_CHECKS = {
+    "telnetlib": "S401", "ftplib": "S402", "pickle": "S403", "cPickle": "S403", "dill": "S403",
+    "shelve": "S403", "subprocess": "S404", "xml.etree": "S405", "xml.sax": "S406",
+    "xml.dom.expatbuilder": "S407", "xml.dom.minidom": "S408", "xml.dom.pulldom": "S409",
+    "lxml": "S410", "xmlrpc": "S411", "Crypto": "S413", "pyghmi": "S415",
+}  # fmt: skip
+DYNAMIC_IMPORTS = frozenset({"__import__", "importlib.__import__", "importlib.import_module"})
 SUBPROCESS = frozenset(
     f"subprocess.{name}" for name in ("Popen", "call", "check_call", "check_output", "run")
 )
@@ -91,6 +101,21 @@ class _Checks(ast.NodeVisitor):
         for alias in node.names:
             if node.module:
                 self.aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+        if node.level:  # relative: ruff's import checks know absolute names only
+            names = [node.module] if node.module else [alias.name for alias in node.names]
+            for name in names:
+                self._import(node, name)
+
+    def _import(self, node: ast.AST, module: str) -> None:
+        for prefix, rule in IMPORT_CHECKS.items():
+            if module == prefix or module.startswith(prefix + "."):
+                self.found.append(
+                    _finding(
+                        rule, node, "low", f"import of {module}: review how it is used",
+                        "Prefer a safer module (defusedxml, json, shlex-free subprocess use).",
+                    )
+                )  # fmt: skip
+                return
 
     def resolved(self, node: ast.AST) -> str:
         """The dotted name a callee stands for, through the file's import aliases."""
@@ -132,6 +157,10 @@ class _Checks(ast.NodeVisitor):
         ):
             self._sql(node)
         callee = self.resolved(node.func)
+        if callee in DYNAMIC_IMPORTS:
+            module = node.args[0] if node.args else _keyword(node, "name")
+            if isinstance(module, ast.Constant) and isinstance(module.value, str):
+                self._import(node, module.value)
         if callee in SUBPROCESS and not _falsy(_keyword(node, "shell")):
             self.found.append(
                 _finding(
@@ -240,7 +269,8 @@ def _literal(node: ast.AST) -> bool:
 # cost (ast.parse of pip's 413 files: 0.7 s, eight times ruff's whole run).
 TRIGGERS = re.compile(
     r"subprocess|ssl|SSL|torch|from_pretrained|hf_hub_download|snapshot_download|load_dataset"
-    r"|mark_safe|Safe(?:String|Text|Unicode|Bytes)"
+    r"|mark_safe|Safe(?:String|Text|Unicode|Bytes)|__import__|import_module"
+    r"|telnetlib|ftplib|pickle|dill|shelve|xml|Crypto|pyghmi"
     r"|[\"'][ \t\r\n]*(?i:select|insert|update|delete|with)[ \t\r\n]"
 )
 
