@@ -15,7 +15,6 @@ is ruff's and Revue's S607. Times: bandit's and ruff's whole command
 import asyncio
 import collections
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -24,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from peers import install_peer
+
 from revue.analysis.providers import AnalysisInput
 from revue.analysis.providers.builtin import BuiltinProvider
 
@@ -31,15 +32,6 @@ ROOT = Path(__file__).resolve().parents[1]
 BANDIT_EXAMPLES = ROOT.parent / "shared" / "corpora" / "bandit-examples"
 RUFF = Path(sys.executable).parent / "ruff"
 Match = tuple[str, int, str]  # file, line, check number
-
-
-def install_bandit(into: Path) -> dict[str, str]:
-    subprocess.run(
-        ["uv", "pip", "install", "--quiet", "--python", sys.executable, "--target", str(into),
-         "bandit==1.9.4"],
-        check=True, capture_output=True, timeout=300,
-    )  # fmt: skip
-    return {**os.environ, "PYTHONPATH": str(into)}
 
 
 def fetch_sdist(spec: str, into: Path) -> Path:
@@ -150,7 +142,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="revue-bench-analyzer-"))
     provider = BuiltinProvider(processes=2)
     try:
-        env = install_bandit(work / "peers")
+        env = install_peer("bandit==1.9.4", work / "peers")
         project = fetch_sdist(sys.argv[1] if len(sys.argv) > 1 else "pip==24.2", work / "sdist")
         for corpus in (BANDIT_EXAMPLES, project):
             runs = {

@@ -22,6 +22,7 @@ import urllib.request
 from pathlib import Path
 
 from load import wrk_get
+from peers import install_peer
 
 from revue.cdn.ingest import ingest_directory
 from revue.cdn.policy import ResourceTypes
@@ -80,12 +81,14 @@ def main() -> None:
         store = AssetStore(work / "store")
         manifest, _ = ingest_directory(dist, store, ResourceTypes())
         hashed_url = manifest.files[BUNDLE].url
+        peer_env = install_peer("servestatic", work / "peers")
         served = work / "servestatic"
         shutil.copytree(dist, served)
         subprocess.run(
             [sys.executable, "-m", "servestatic.compress", str(served)],
             check=True,
             capture_output=True,
+            env=peer_env,
         )
         servers = {
             "Revue origin": ("revue", store.root, hashed_url),
@@ -96,7 +99,8 @@ def main() -> None:
         for name, (kind, directory, path) in servers.items():
             port = free_port()
             process = subprocess.Popen(
-                [sys.executable, "bench/static_servers.py", kind, str(directory), str(port)]
+                [sys.executable, "bench/static_servers.py", kind, str(directory), str(port)],
+                env=peer_env,
             )
             try:
                 url = f"http://127.0.0.1:{port}{path}"

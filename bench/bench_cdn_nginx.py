@@ -17,17 +17,17 @@ the manifest's brotli variants.
 """
 
 import argparse
-import os
 import shutil
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 import urllib.request
 from pathlib import Path
 
+from bench_cdn import fetch_package, wait_ready
 from load import LoadResult, run_wrk
+from peers import install_peer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "services/cdn/tests"))
 from test_nginx import main_config
@@ -42,26 +42,7 @@ NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 
 
 def fetch(spec: str, into: Path) -> Path:
-    subprocess.run(
-        ["npm", "pack", spec, "--silent", "--pack-destination", str(into)],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
-    with tarfile.open(next(into.glob("*.tgz"))) as bundle:
-        bundle.extractall(into, filter="data")
-    return into / "package"
-
-
-def wait_ready(url: str) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=1):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise TimeoutError(url)
+    return fetch_package(spec, into).parent  # the whole package, not only its dist/
 
 
 def rotating(paths: list[str]) -> list[str]:
@@ -96,16 +77,6 @@ def wire_bytes(base: str, paths: list[str]) -> tuple[int, dict[str, int], int]:
     return total, encodings, proxied
 
 
-def install_servestatic(into: Path) -> dict[str, str]:
-    """The peer, installed for this run only (it is no dependency of Revue's)."""
-    subprocess.run(
-        ["uv", "pip", "install", "--quiet", "--python", sys.executable, "--target", str(into),
-         "servestatic"],
-        check=True, capture_output=True, timeout=300,
-    )  # fmt: skip
-    return {**os.environ, "PYTHONPATH": str(into)}
-
-
 def server(
     kind: str, directory: Path, port: int, env: dict[str, str] | None = None
 ) -> subprocess.Popen:
@@ -134,7 +105,7 @@ def main() -> None:
         hashed = sorted(entry.path for entry in manifest.files.values() if entry.hashed)
         logical = sorted(f"/assets/{path}" for path, e in manifest.files.items() if e.hashed)
         kinds = sorted({path.rsplit(".", 1)[-1] for path in manifest.files})
-        peer_env = install_servestatic(work / "peers")
+        peer_env = install_peer("servestatic", work / "peers")
         served = work / "servestatic"
         shutil.copytree(package, served)
         subprocess.run(
