@@ -120,6 +120,9 @@ async def test_a_faststream_subscriber_never_replies_to_a_system_subject(make_se
     await listener.subscribe(trap, cb=caught)
     async with broker:
         await broker.start()
+        # An honest request first: once it is answered, the subscription is routed to.
+        first = await listener.request(subject, b"{}", timeout=5)
+        assert b"answered" in first.data
         await listener.publish(subject, b"{}", reply=trap)
         await wait_until(
             lambda: registry.get_sample_value("revue_events_rejected_total", {"subject": subject}),
