@@ -120,6 +120,7 @@ async def test_a_faststream_subscriber_never_replies_to_a_system_subject(make_se
     await listener.subscribe(trap, cb=caught)
     async with broker:
         await broker.start()
+        await broker.connection.flush()  # the server has the subscription from here on
         # An honest request first: once it is answered, the subscription is routed to.
         first = await listener.request(subject, b"{}", timeout=5)
         assert b"answered" in first.data
