@@ -22,7 +22,7 @@ import urllib.request
 from pathlib import Path
 
 from load import wrk_get
-from peers import install_peer
+from peers import servestatic_tree
 
 from revue.cdn.ingest import ingest_directory
 from revue.cdn.policy import ResourceTypes
@@ -81,15 +81,7 @@ def main() -> None:
         store = AssetStore(work / "store")
         manifest, _ = ingest_directory(dist, store, ResourceTypes())
         hashed_url = manifest.files[BUNDLE].url
-        peer_env = install_peer("servestatic", work / "peers")
-        served = work / "servestatic"
-        shutil.copytree(dist, served)
-        subprocess.run(
-            [sys.executable, "-m", "servestatic.compress", str(served)],
-            check=True,
-            capture_output=True,
-            env=peer_env,
-        )
+        served, peer_env = servestatic_tree(dist, work)
         servers = {
             "Revue origin": ("revue", store.root, hashed_url),
             "Starlette StaticFiles + GZip": ("starlette", dist, f"/assets/{BUNDLE}"),

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from bench_cdn import fetch_package, wait_ready
 from load import LoadResult, run_wrk
-from peers import install_peer
+from peers import servestatic_tree
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "services/cdn/tests"))
 from test_nginx import main_config
@@ -105,15 +105,7 @@ def main() -> None:
         hashed = sorted(entry.path for entry in manifest.files.values() if entry.hashed)
         logical = sorted(f"/assets/{path}" for path, e in manifest.files.items() if e.hashed)
         kinds = sorted({path.rsplit(".", 1)[-1] for path in manifest.files})
-        peer_env = install_peer("servestatic", work / "peers")
-        served = work / "servestatic"
-        shutil.copytree(package, served)
-        subprocess.run(
-            [sys.executable, "-m", "servestatic.compress", str(served)],
-            check=True,
-            capture_output=True,
-            env=peer_env,
-        )
+        served, peer_env = servestatic_tree(package, work)
 
         origin_port, nginx_port, static_port = free_port(), free_port(), free_port()
         processes.append(server("revue", store.root, origin_port))
