@@ -16,7 +16,7 @@ import time
 from revue.analysis.engine import AnalysisEngine
 from revue.analysis.providers.builtin import BuiltinProvider
 from revue.analysis.settings import AnalysisSettings
-from revue.common.events import RunAnalysis
+from revue.common.contracts.events import RunAnalysis
 
 SNIPPET = """import os
 import subprocess

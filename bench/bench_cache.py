@@ -22,8 +22,8 @@ from revue.analysis.engine import AnalysisEngine
 from revue.analysis.providers.builtin import BuiltinProvider
 from revue.analysis.settings import AnalysisSettings
 from revue.common.cache import AIResultCache, CacheConfig
+from revue.common.contracts.events import RunAnalysis
 from revue.common.embedded import resolve_infrastructure
-from revue.common.events import RunAnalysis
 
 SNIPPET = "import os\n\ndef handler_{i}(x):\n    os.system(x)\n    return eval(x)\n"
 

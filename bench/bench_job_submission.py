@@ -17,12 +17,12 @@ import asyncpg
 import nats
 from infra import bench_environment
 
-from revue.common.database import asyncpg_dsn
+from revue.common.bus.jobs import JobSubmitter
+from revue.common.bus.streams import ensure_streams
+from revue.common.contracts.events import RunAnalysis
+from revue.common.contracts.subjects import BusTopology, Priority
+from revue.common.db.engine import asyncpg_dsn
 from revue.common.embedded.probes import free_port
-from revue.common.events import RunAnalysis
-from revue.common.jobs import JobSubmitter
-from revue.common.streams import ensure_streams
-from revue.common.subjects import BusTopology, Priority
 from revue.common.suite import ready
 
 PRIORITIES = list(Priority)

@@ -22,7 +22,7 @@ import pglast
 from dexter_rule import dexter_indexes
 from infra import bench_environment
 
-from revue.common.database import asyncpg_dsn
+from revue.common.db.engine import asyncpg_dsn
 from revue.query_optimizer.advisor.catalog import Catalog
 from revue.query_optimizer.advisor.selection import Budget, IndexAdvisor, WorkloadQuery
 from revue.query_optimizer.advisor.whatif import HypotheticalIndexes, hypopg_available

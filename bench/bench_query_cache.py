@@ -19,10 +19,10 @@ from infra import bench_environment
 from redis.asyncio import Redis
 
 from revue.common.cache.l2 import L2RedisCache
-from revue.common.database import asyncpg_dsn, create_engine
-from revue.common.query_cache import QueryResultCache
+from revue.common.db.engine import asyncpg_dsn, create_engine
 from revue.common.settings import ServiceSettings
 from revue.query_optimizer.demo_schema import create_and_seed
+from revue.query_optimizer.query_cache import QueryResultCache
 
 QUERY = (
     "SELECT id, status, created_at FROM analysis_sessions "

@@ -1,6 +1,6 @@
 """A FastStream subscriber against a `Responder`, answering the same request.
 
-Why `revue.common.responder` exists: the analysis service answers
+Why `revue.common.bus.responder` exists: the analysis service answers
 `analysis.run` while a client waits, and FastStream's per-message chain was
 much of that wait. Both sides here run in one server process with the
 suite's broker (`create_broker`: telemetry, Prometheus, RejectMalformed) and
@@ -24,10 +24,10 @@ from infra import ROOT
 from opentelemetry import trace
 from prometheus_client import CollectorRegistry
 
-from revue.common.broker import RejectMalformed, create_broker
+from revue.common.bus.broker import RejectMalformed, create_broker
+from revue.common.bus.responder import Responder, ResponderMetrics
+from revue.common.contracts.events import AnalysisReply, RunAnalysis
 from revue.common.embedded import resolve_infrastructure
-from revue.common.events import AnalysisReply, RunAnalysis
-from revue.common.responder import Responder, ResponderMetrics
 from revue.common.settings import ServiceSettings
 
 CONCURRENCY = 256

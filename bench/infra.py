@@ -12,11 +12,11 @@ import httpx
 import nats
 from sqlalchemy.engine import make_url
 
-from revue.common import migrations
-from revue.common.database import asyncpg_dsn
+from revue.common.bus.streams import delete_streams
+from revue.common.contracts.subjects import BusTopology
+from revue.common.db import migrations
+from revue.common.db.engine import asyncpg_dsn
 from revue.common.embedded import resolve_infrastructure
-from revue.common.streams import delete_streams
-from revue.common.subjects import BusTopology
 
 ROOT = Path(__file__).resolve().parents[1]
 

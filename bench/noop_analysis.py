@@ -7,7 +7,7 @@ one that returns an empty result at once, so what remains is the overhead.
 
 from revue.analysis.app import create_app
 from revue.analysis.settings import AnalysisSettings
-from revue.common.events import AnalysisResult
+from revue.common.contracts.events import AnalysisResult
 from revue.common.service import serve
 
 

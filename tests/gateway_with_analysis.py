@@ -12,7 +12,7 @@ from revue.analysis.providers.builtin import BuiltinProvider
 from revue.analysis.settings import AnalysisSettings
 from revue.cache.app import create_app as cache_app
 from revue.cache.settings import CacheSettings
-from revue.common import migrations
+from revue.common.db import migrations
 from revue.gateway.app import create_app as gateway_app
 from revue.gateway.settings import GatewaySettings
 
@@ -42,7 +42,7 @@ class DelayedProvider:
     async def analyze_batch(self, items: Sequence):
         await asyncio.sleep(self.delay)
         if self.fail:
-            from revue.common.errors import RetryableProviderError
+            from revue.common.contracts.errors import RetryableProviderError
 
             raise RetryableProviderError("provider outage (injected)")
         return await self.inner.analyze_batch(items)

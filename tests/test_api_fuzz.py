@@ -23,8 +23,8 @@ import pytest
 from gateway_with_analysis import PASSWORD, RELAXED_LIMITS
 from sqlalchemy.engine import make_url
 
-from revue.common import migrations
-from revue.common.database import asyncpg_dsn, create_engine
+from revue.common.db import migrations
+from revue.common.db.engine import asyncpg_dsn, create_engine
 from revue.common.embedded.probes import free_port, run_blocking
 from revue.common.settings import ServiceSettings
 from revue.common.suite import ready

@@ -8,7 +8,7 @@ from gateway_with_analysis import running
 
 from revue.cdn.app import create_app as cdn_app
 from revue.cdn.settings import CdnSettings
-from revue.common import migrations
+from revue.common.db import migrations
 
 MANIFEST = "/api/v1/cdn/manifest"
 

@@ -111,9 +111,9 @@ def test_grafana_gets_prometheus_jaeger_and_the_dashboard(compose):
 
 
 def test_each_service_connects_to_nats_as_its_own_user(compose):
-    from revue.common.bus_permissions import USERS
+    from revue.common.bus.permissions import USERS
     from revue.common.cli import compose_nats_config, password_variable
-    from revue.common.subjects import BusTopology
+    from revue.common.contracts.subjects import BusTopology
 
     services = compose["services"]
     nats = services["nats"]

@@ -21,11 +21,11 @@ from gateway_with_analysis import login
 from redis.asyncio import Redis
 from service_processes import running_services
 
-from revue.common import subjects
-from revue.common.database import asyncpg_dsn
+from revue.common.contracts import subjects
+from revue.common.contracts.events import AnalysisReply, RunAnalysis
+from revue.common.contracts.subjects import BusTopology
+from revue.common.db.engine import asyncpg_dsn
 from revue.common.embedded.servers import EmbeddedNats, EmbeddedRedis
-from revue.common.events import AnalysisReply, RunAnalysis
-from revue.common.subjects import BusTopology
 from revue.common.testing.chat_completions import ChatCompletionsServer
 from revue.common.testing.waiting import wait_until
 

@@ -12,8 +12,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client import CollectorRegistry
 
-from revue.common.broker import create_broker
-from revue.common.events import RunAnalysis
+from revue.common.bus.broker import create_broker
+from revue.common.contracts.events import RunAnalysis
 from revue.common.settings import ServiceSettings
 
 ECHO = Path(__file__).parent / "processes" / "trace_echo.py"

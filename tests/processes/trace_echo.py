@@ -12,10 +12,10 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client import CollectorRegistry
 
-from revue.common.broker import create_broker
-from revue.common.events import RunAnalysis
+from revue.common.bus.broker import create_broker
+from revue.common.contracts.events import RunAnalysis
+from revue.common.observability.tracing import setup_tracing
 from revue.common.settings import ServiceSettings
-from revue.common.telemetry import setup_tracing
 
 
 async def main(nats_url: str, subject: str, report_subject: str) -> None:

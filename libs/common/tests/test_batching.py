@@ -3,7 +3,7 @@ import asyncio
 import pytest
 from prometheus_client import REGISTRY
 
-from revue.common.batching import BatchConfig, BatchProcessor
+from revue.common.concurrency.batching import BatchConfig, BatchProcessor
 
 
 async def doubling(items):

@@ -3,7 +3,7 @@ import asyncio
 import pytest
 from prometheus_client import REGISTRY
 
-from revue.common.errors import CircuitOpenError
+from revue.common.contracts.errors import CircuitOpenError
 from revue.common.resilience.breaker import BreakerState, CircuitBreaker
 
 

@@ -7,11 +7,12 @@ from faststream.nats import JStream, PullSub
 from nats.js.api import AckPolicy, ConsumerConfig
 from prometheus_client import CollectorRegistry
 
-from revue.common.broker import create_broker
-from revue.common.events import RunAnalysis
+from revue.common.bus.broker import create_broker
+from revue.common.bus.streams import ensure_streams
+from revue.common.contracts.events import RunAnalysis
+from revue.common.contracts.streams import ANALYSIS_JOBS
+from revue.common.contracts.subjects import BusTopology
 from revue.common.settings import ServiceSettings
-from revue.common.streams import ANALYSIS_JOBS, ensure_streams
-from revue.common.subjects import BusTopology
 from revue.common.testing.waiting import wait_until
 
 
@@ -96,8 +97,8 @@ async def test_a_faststream_subscriber_never_replies_to_a_system_subject(make_se
     import nats
     from prometheus_client import CollectorRegistry
 
-    from revue.common.broker import create_broker
-    from revue.common.events import GetCacheStats
+    from revue.common.bus.broker import create_broker
+    from revue.common.contracts.events import GetCacheStats
     from revue.common.settings import ServiceSettings
     from revue.common.testing.waiting import wait_until
 

@@ -11,10 +11,10 @@ import uuid
 import nats
 import pytest
 
-from revue.common.bus_permissions import USERS, inbox_prefix, nats_config
+from revue.common.bus.permissions import USERS, inbox_prefix, nats_config
+from revue.common.contracts.subjects import BusTopology
 from revue.common.embedded import EmbeddedNats
 from revue.common.settings import ServiceSettings
-from revue.common.subjects import BusTopology
 from revue.common.testing.waiting import wait_until
 
 NAMESPACE = "perm"
@@ -134,7 +134,7 @@ async def test_requests_reach_their_responders_and_answers_their_inbox(secured):
 
 
 async def test_jetstream_works_within_the_grants(secured):
-    from revue.common.streams import ensure_streams
+    from revue.common.bus.streams import ensure_streams
 
     admin = await connect(secured, "admin")
     gateway, worker = await connect(secured, "gateway"), await connect(secured, "analysis")

@@ -1,6 +1,6 @@
 import itertools
 
-from revue.common.cache_keys import CacheKeyGenerator
+from revue.common.contracts.keys import CacheKeyGenerator
 
 BASE = {
     "code": "def hello(): pass",

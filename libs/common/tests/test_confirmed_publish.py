@@ -8,7 +8,7 @@ import pytest
 from nats.js.api import StreamConfig
 from nats.js.errors import APIError
 
-from revue.common.confirmed_publish import Outgoing, UnconfirmedPublishError, publish_confirmed
+from revue.common.bus.confirmed_publish import Outgoing, UnconfirmedPublishError, publish_confirmed
 from revue.common.embedded.servers import EmbeddedNats
 
 

@@ -5,7 +5,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from revue.common.database import PoolStatistics, create_engine, register_pool_metrics
+from revue.common.db.engine import PoolStatistics, create_engine, register_pool_metrics
 from revue.common.settings import ServiceSettings
 from revue.common.testing.waiting import wait_until
 

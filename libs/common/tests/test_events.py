@@ -1,12 +1,12 @@
 import pytest
 
-from revue.common.events import (
+from revue.common.contracts.events import (
     AnalysisCompleted,
     MalformedEventError,
     RunAnalysis,
     decode_event,
 )
-from revue.common.subjects import BusTopology, Priority
+from revue.common.contracts.subjects import BusTopology, Priority
 
 
 def test_events_round_trip_with_their_schema_version():

@@ -5,7 +5,7 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry, Counter
 from redis.asyncio import Redis
 
-from revue.common.health import Readiness, observability_router, redis_check
+from revue.common.observability.health import Readiness, observability_router, redis_check
 
 
 def app_with(readiness: Readiness, registry: CollectorRegistry) -> httpx.AsyncClient:

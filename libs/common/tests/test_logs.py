@@ -4,7 +4,7 @@ import logging
 import structlog
 from opentelemetry.sdk.trace import TracerProvider
 
-from revue.common.logs import configure_logging
+from revue.common.observability.logs import configure_logging
 
 
 def lines(captured: str) -> list[dict]:

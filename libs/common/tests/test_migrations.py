@@ -3,8 +3,8 @@ import asyncio
 import asyncpg
 import pytest
 
-from revue.common import migrations
-from revue.common.database import asyncpg_dsn
+from revue.common.db import migrations
+from revue.common.db.engine import asyncpg_dsn
 from revue.common.suite import SERVICES, migrate_all
 
 OWNING_TABLES = ["revue.gateway", "revue.analysis", "revue.query_optimizer", "revue.cdn"]

@@ -8,13 +8,13 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 
 from revue.common.cache.l2 import L2RedisCache
-from revue.common.database import create_engine
-from revue.common.query_cache import QueryResultCache, follow_table_changes
-from revue.common.query_monitor import QueryMonitor
+from revue.common.contracts.subjects import BusTopology
+from revue.common.db.engine import create_engine
+from revue.common.db.query_monitor import QueryMonitor
+from revue.common.db.sql_shape import shape_of
 from revue.common.settings import ServiceSettings
-from revue.common.sql_shape import shape_of
-from revue.common.subjects import BusTopology
 from revue.common.testing.waiting import wait_until
+from revue.query_optimizer.query_cache import QueryResultCache, follow_table_changes
 
 OWNED = "SELECT id, name FROM projects WHERE owner_id = $1 ORDER BY id"
 

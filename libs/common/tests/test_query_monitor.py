@@ -5,10 +5,10 @@ import json
 import nats
 from sqlalchemy import text
 
-from revue.common.database import create_engine
-from revue.common.query_monitor import QueryMonitor
+from revue.common.contracts.subjects import BusTopology
+from revue.common.db.engine import create_engine
+from revue.common.db.query_monitor import QueryMonitor
 from revue.common.settings import ServiceSettings
-from revue.common.subjects import BusTopology
 from revue.common.testing.waiting import wait_until
 
 

@@ -9,11 +9,11 @@ from nats.errors import NoRespondersError
 from opentelemetry import trace
 from prometheus_client import CollectorRegistry
 
-from revue.common.broker import RejectMalformed
-from revue.common.events import AnalysisReply, RunAnalysis
-from revue.common.responder import Responder, ResponderMetrics, event_type_of
+from revue.common.bus.broker import RejectMalformed
+from revue.common.bus.responder import Responder, ResponderMetrics, event_type_of
+from revue.common.contracts.events import AnalysisReply, RunAnalysis
+from revue.common.contracts.subjects import BusTopology
 from revue.common.settings import ServiceSettings
-from revue.common.subjects import BusTopology
 from revue.common.testing.waiting import wait_until
 
 REQUEST = RunAnalysis(code="x = 1\n", language="python")
@@ -197,7 +197,7 @@ async def test_a_request_naming_a_system_subject_as_its_reply_is_never_answered(
 def test_a_batched_request_may_not_name_a_system_subject_as_its_reply():
     from pydantic import ValidationError
 
-    from revue.common.events import BatchedRun
+    from revue.common.contracts.events import BatchedRun
 
     for reply in ("$JS.API.STREAM.DELETE.ANALYSIS_JOBS", "$SYS.REQ.SERVER.PING", "a.$JS"):
         with pytest.raises(ValidationError):

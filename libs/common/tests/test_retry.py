@@ -1,7 +1,7 @@
 import pytest
 from prometheus_client import REGISTRY
 
-from revue.common.errors import (
+from revue.common.contracts.errors import (
     ProviderRejectedError,
     RetryableProviderError,
     RetryExhaustedError,

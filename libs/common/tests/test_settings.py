@@ -58,7 +58,7 @@ def test_urls_in_logs_carry_no_credentials():
 def test_the_broker_logs_the_nats_url_redacted(monkeypatch):
     import inspect
 
-    from revue.common import broker
+    from revue.common.bus import broker
 
     source = inspect.getsource(broker.create_broker)
     assert "url=settings.nats_url" not in source and "redacted_url(settings.nats_url)" in source

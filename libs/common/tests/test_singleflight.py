@@ -2,7 +2,7 @@ import asyncio
 
 import pytest
 
-from revue.common.singleflight import SingleFlight
+from revue.common.concurrency.singleflight import SingleFlight
 
 
 async def test_concurrent_callers_share_one_execution():

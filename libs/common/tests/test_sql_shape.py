@@ -2,7 +2,7 @@
 
 import pytest
 
-from revue.common.sql_shape import SqlShapeError, shape_ignoring_rows, shape_of
+from revue.common.db.sql_shape import SqlShapeError, shape_ignoring_rows, shape_of
 
 
 def test_reads_include_ctes_subqueries_and_schemas_but_not_cte_names():

@@ -1,8 +1,9 @@
 import nats
 from nats.js.api import RetentionPolicy
 
-from revue.common.streams import ALL_STREAMS, ensure_streams
-from revue.common.subjects import BusTopology, Priority
+from revue.common.bus.streams import ensure_streams
+from revue.common.contracts.streams import ALL_STREAMS
+from revue.common.contracts.subjects import BusTopology, Priority
 
 
 async def test_streams_are_created_once_and_idempotently(nats_url, bus_namespace):

@@ -2,8 +2,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.sampling import ParentBased
 
+from revue.common.observability.tracing import setup_tracing
 from revue.common.settings import ServiceSettings
-from revue.common.telemetry import setup_tracing
 
 
 def test_provider_carries_the_service_resource_and_parent_based_sampling():
@@ -35,7 +35,7 @@ def test_spans_are_recorded_only_once_something_receives_them():
 def test_with_no_receiver_the_helpers_pass_the_trace_on_without_spans(monkeypatch):
     from opentelemetry import trace
 
-    from revue.common import telemetry
+    from revue.common.observability import tracing as telemetry
 
     monkeypatch.setattr(telemetry, "_receivers", set())  # whatever other tests attached
     tracer = trace.get_tracer("test")

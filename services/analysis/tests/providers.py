@@ -10,8 +10,8 @@ from collections.abc import Sequence
 
 from revue.analysis.providers import AnalysisInput
 from revue.analysis.providers.builtin import BuiltinProvider
-from revue.common.errors import ProviderError, RetryableProviderError
-from revue.common.events import AnalysisResult
+from revue.common.contracts.errors import ProviderError, RetryableProviderError
+from revue.common.contracts.events import AnalysisResult
 
 
 class FaultInjectingProvider:

@@ -8,7 +8,7 @@ import nats
 
 from revue.analysis.app import create_app
 from revue.analysis.settings import AnalysisSettings
-from revue.common import migrations
+from revue.common.db import migrations
 
 
 async def migrated(database_url: str) -> str:

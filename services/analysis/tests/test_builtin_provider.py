@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from revue.analysis.providers import AnalysisInput
-from revue.common.languages import EXTENSIONS, SUPPORTED_LANGUAGES
+from revue.common.contracts.languages import EXTENSIONS, SUPPORTED_LANGUAGES
 
 CORPUS = Path(__file__).parent / "corpus"
 EXPECTED = json.loads((CORPUS / "expected.json").read_text())
@@ -84,7 +84,7 @@ async def test_max_issues_keeps_the_most_severe_and_says_so(builtin_provider):
 
 
 async def test_an_unknown_language_fails_its_item_not_the_batch(builtin_provider):
-    from revue.common.errors import ProviderRejectedError
+    from revue.common.contracts.errors import ProviderRejectedError
 
     results = await builtin_provider.analyze_batch(
         [sample("sample.py"), AnalysisInput("x", "cobol"), sample("sample.js")]

@@ -6,8 +6,8 @@ import pytest
 
 from revue.analysis.engine import AnalysisEngine
 from revue.analysis.settings import AnalysisSettings
-from revue.common.errors import CircuitOpenError, RetryExhaustedError
-from revue.common.events import RunAnalysis
+from revue.common.contracts.errors import CircuitOpenError, RetryExhaustedError
+from revue.common.contracts.events import RunAnalysis
 from revue.common.resilience import BreakerState
 
 from .providers import FaultInjectingProvider

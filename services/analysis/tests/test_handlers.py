@@ -8,7 +8,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from revue.analysis.settings import AnalysisSettings
-from revue.common.events import (
+from revue.common.contracts.events import (
     AnalysisBatchAnswered,
     AnalysisCompleted,
     AnalysisReply,
@@ -16,7 +16,7 @@ from revue.common.events import (
     RunAnalysis,
     RunAnalysisBatch,
 )
-from revue.common.subjects import BusTopology
+from revue.common.contracts.subjects import BusTopology
 from revue.common.testing.waiting import wait_until
 
 from .providers import FaultInjectingProvider

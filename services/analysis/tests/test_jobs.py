@@ -5,10 +5,10 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from revue.analysis.settings import AnalysisSettings
-from revue.common.events import AnalysisDeadLettered, RunAnalysis
-from revue.common.jobs import JobSubmitter
-from revue.common.streams import ensure_streams
-from revue.common.subjects import BusTopology, Priority
+from revue.common.bus.jobs import JobSubmitter
+from revue.common.bus.streams import ensure_streams
+from revue.common.contracts.events import AnalysisDeadLettered, RunAnalysis
+from revue.common.contracts.subjects import BusTopology, Priority
 from revue.common.testing.waiting import wait_until
 
 from .providers import FaultInjectingProvider

@@ -6,8 +6,8 @@ from revue.analysis.engine import AnalysisEngine
 from revue.analysis.providers import AnalysisInput
 from revue.analysis.providers.openai import OpenAIProvider
 from revue.analysis.settings import AnalysisSettings
-from revue.common.errors import ProviderRejectedError, RetryableProviderError
-from revue.common.events import RunAnalysis
+from revue.common.contracts.errors import ProviderRejectedError, RetryableProviderError
+from revue.common.contracts.events import RunAnalysis
 from revue.common.testing.chat_completions import ChatCompletionsServer
 
 CODE = "x = 1\nvalue = eval(user_input)\n"

@@ -10,11 +10,11 @@ import nats
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from revue.common.bus.jobs import JobSubmitter
+from revue.common.bus.streams import ensure_streams
+from revue.common.contracts.events import AnalysisCompleted, RunAnalysis
+from revue.common.contracts.subjects import BusTopology
 from revue.common.embedded.probes import free_port
-from revue.common.events import AnalysisCompleted, RunAnalysis
-from revue.common.jobs import JobSubmitter
-from revue.common.streams import ensure_streams
-from revue.common.subjects import BusTopology
 from revue.common.suite import ready
 from revue.common.testing.waiting import wait_until
 

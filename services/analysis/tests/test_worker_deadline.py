@@ -14,8 +14,8 @@ import pytest
 
 from revue.analysis.providers import AnalysisInput
 from revue.analysis.providers.builtin import BuiltinProvider
-from revue.common.errors import AnalysisTimeoutError
-from revue.common.events import AnalysisResult
+from revue.common.contracts.errors import AnalysisTimeoutError
+from revue.common.contracts.events import AnalysisResult
 from revue.common.testing.waiting import wait_until
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

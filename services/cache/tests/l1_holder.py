@@ -11,12 +11,12 @@ import uuid
 from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
 
-from revue.common.broker import create_broker
+from revue.common.bus.broker import create_broker
 from revue.common.cache import AIResultCache, CacheConfig
 from revue.common.cache.config import namespace_for
 from revue.common.cache.fanout import announcer, follow_invalidations
+from revue.common.contracts.subjects import BusTopology
 from revue.common.settings import ServiceSettings
-from revue.common.subjects import BusTopology
 
 
 async def main(nats_url: str, redis_url: str, namespace: str, prefix: str) -> None:

@@ -12,11 +12,11 @@ from redis.asyncio import Redis
 
 from revue.cache.app import create_app
 from revue.cache.settings import CacheSettings
+from revue.common.bus.streams import ensure_streams
 from revue.common.cache import AIResultCache, CacheConfig
 from revue.common.cache.config import namespace_for
-from revue.common.events import AnalysisCompleted, AnalysisResult, Finding
-from revue.common.streams import ensure_streams
-from revue.common.subjects import BusTopology
+from revue.common.contracts.events import AnalysisCompleted, AnalysisResult, Finding
+from revue.common.contracts.subjects import BusTopology
 from revue.common.testing.waiting import wait_until
 
 HOLDER = Path(__file__).parent / "l1_holder.py"
@@ -121,7 +121,7 @@ async def test_an_invalidation_drops_the_l1_copy_in_another_process(
 
         from prometheus_client import CollectorRegistry
 
-        from revue.common.broker import create_broker
+        from revue.common.bus.broker import create_broker
         from revue.common.cache.fanout import announcer
 
         settings = make_settings(CacheSettings)

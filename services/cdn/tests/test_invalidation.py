@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from revue.cdn.invalidation.backends import CloudflarePurge, FastlyPurge, HttpPurge
 from revue.cdn.invalidation.dispatcher import Invalidator
 from revue.cdn.invalidation.store import InvalidationStore
-from revue.common import migrations
-from revue.common.events import RequestInvalidation
+from revue.common.contracts.events import RequestInvalidation
+from revue.common.db import migrations
 
 from .purge_server import TOKEN, PurgeServer, running
 

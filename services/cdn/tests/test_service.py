@@ -14,10 +14,10 @@ import pytest
 
 from revue.cdn.app import create_app
 from revue.cdn.settings import CdnSettings
-from revue.common import migrations
-from revue.common.events import RequestInvalidation
-from revue.common.streams import ensure_streams
-from revue.common.subjects import BusTopology
+from revue.common.bus.streams import ensure_streams
+from revue.common.contracts.events import RequestInvalidation
+from revue.common.contracts.subjects import BusTopology
+from revue.common.db import migrations
 from revue.common.testing.waiting import wait_until
 
 from .conftest import write_build

@@ -9,8 +9,8 @@ import httpx
 import pytest
 from sqlalchemy import insert
 
-from revue.common import migrations
-from revue.common.database import create_engine
+from revue.common.db import migrations
+from revue.common.db.engine import create_engine
 from revue.common.settings import ServiceSettings
 from revue.gateway.app import create_app
 from revue.gateway.settings import GatewaySettings

@@ -6,8 +6,8 @@ import asyncpg
 import orjson
 import pytest
 
-from revue.common.database import asyncpg_dsn
-from revue.common.query_monitor import QueryMonitor
+from revue.common.db.engine import asyncpg_dsn
+from revue.common.db.query_monitor import QueryMonitor
 from revue.gateway.job_store import JobStore
 
 from .conftest import finished, new_user

@@ -8,8 +8,8 @@ from uuid import UUID
 
 import nats
 
-from revue.common.events import AnalysisCompleted, ErrorInfo, RunAnalysis
-from revue.common.subjects import BusTopology
+from revue.common.contracts.events import AnalysisCompleted, ErrorInfo, RunAnalysis
+from revue.common.contracts.subjects import BusTopology
 
 from .conftest import register
 

@@ -6,8 +6,8 @@ import nats
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from revue.common.events import AnalysisCompleted, AnalysisResult
-from revue.common.subjects import BusTopology
+from revue.common.contracts.events import AnalysisCompleted, AnalysisResult
+from revue.common.contracts.subjects import BusTopology
 from revue.common.testing.waiting import wait_until
 
 from .conftest import register, serving

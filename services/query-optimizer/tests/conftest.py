@@ -3,7 +3,7 @@
 import asyncpg
 import pytest
 
-from revue.common.database import asyncpg_dsn
+from revue.common.db.engine import asyncpg_dsn
 from revue.common.testing.fixtures import fresh_database
 from revue.query_optimizer.demo_schema import create_and_seed
 

@@ -11,12 +11,12 @@ import nats
 from gateway_with_analysis import login, login_admin, running
 from sqlalchemy import text
 
-from revue.common import migrations
-from revue.common.database import create_engine
-from revue.common.events import QueryExecuted
-from revue.common.query_monitor import QueryMonitor
+from revue.common.contracts.events import QueryExecuted
+from revue.common.contracts.subjects import BusTopology
+from revue.common.db import migrations
+from revue.common.db.engine import create_engine
+from revue.common.db.query_monitor import QueryMonitor
 from revue.common.settings import ServiceSettings
-from revue.common.subjects import BusTopology
 from revue.common.testing.waiting import wait_until
 from revue.query_optimizer.app import create_app
 from revue.query_optimizer.settings import QueryOptimizerSettings

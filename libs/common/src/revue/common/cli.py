@@ -18,13 +18,13 @@ from pathlib import Path
 
 import nats
 
-from revue.common.bus_permissions import ADMIN, USERS, nats_config
+from revue.common.bus.permissions import ADMIN, USERS, nats_config
+from revue.common.bus.streams import ensure_streams
+from revue.common.contracts.subjects import BusTopology
 from revue.common.embedded import resolve_infrastructure
 from revue.common.embedded.probes import nats_answers
-from revue.common.logs import configure_logging
+from revue.common.observability.logs import configure_logging
 from revue.common.settings import DEFAULT_DATABASE_URL, ServiceSettings, redacted_url
-from revue.common.streams import ensure_streams
-from revue.common.subjects import BusTopology
 from revue.common.suite import StopSignals, declare_streams, migrate_all, run
 from revue.common.suite_secrets import SuiteSecrets
 

@@ -34,24 +34,24 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from revue.common.broker import RejectMalformed, create_broker
-from revue.common.database import PoolStatistics, create_engine, register_pool_metrics
-from revue.common.events import Event
-from revue.common.health import (
+from revue.common.bus.broker import RejectMalformed, create_broker
+from revue.common.bus.responder import Handler, Responder, ResponderMetrics
+from revue.common.bus.streams import ensure_streams
+from revue.common.contracts.events import Event
+from revue.common.contracts.subjects import BusTopology
+from revue.common.db.engine import PoolStatistics, create_engine, register_pool_metrics
+from revue.common.db.query_monitor import QueryMonitor
+from revue.common.observability.health import (
     Readiness,
     nats_check,
     observability_router,
     postgres_check,
     redis_check,
 )
-from revue.common.http_telemetry import HttpMetrics, RequestTelemetry
-from revue.common.logs import configure_logging
-from revue.common.query_monitor import QueryMonitor
-from revue.common.responder import Handler, Responder, ResponderMetrics
+from revue.common.observability.http_telemetry import HttpMetrics, RequestTelemetry
+from revue.common.observability.logs import configure_logging
+from revue.common.observability.tracing import instrument_clients, instrument_engine, setup_tracing
 from revue.common.settings import ServiceSettings
-from revue.common.streams import ensure_streams
-from revue.common.subjects import BusTopology
-from revue.common.telemetry import instrument_clients, instrument_engine, setup_tracing
 
 Hook = Callable[[], Awaitable[Any]]
 E = TypeVar("E", bound=Event)

@@ -55,7 +55,7 @@ class ServiceSettings(BaseSettings):
     http_host: str = "127.0.0.1"
 
     nats_url: str = DEFAULT_NATS_URL
-    # This service's NATS user (see revue.common.bus_permissions); unset: no auth.
+    # This service's NATS user (see revue.common.bus.permissions); unset: no auth.
     nats_user: str | None = Field(default=None, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
     nats_password: SecretStr | None = None
     # Declare the JetStream streams at start-up. Off where an admin declared
@@ -97,7 +97,7 @@ class ServiceSettings(BaseSettings):
         """Keyword arguments of `nats.connect` (and FastStream's `NatsBroker`) for this service."""
         options: dict[str, Any] = {"servers": [self.nats_url]}
         if self.nats_user:
-            from revue.common.bus_permissions import inbox_prefix
+            from revue.common.bus.permissions import inbox_prefix
 
             options["user"] = self.nats_user
             options["password"] = (

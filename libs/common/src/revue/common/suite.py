@@ -33,12 +33,12 @@ from pathlib import Path
 import nats
 import structlog
 
-from revue.common import migrations
-from revue.common.bus_permissions import ADMIN, nats_config
+from revue.common.bus.permissions import ADMIN, nats_config
+from revue.common.bus.streams import ensure_streams
+from revue.common.contracts.subjects import BusTopology
+from revue.common.db import migrations
 from revue.common.embedded import Infrastructure, resolve_infrastructure
 from revue.common.embedded.servers import _die_with_parent
-from revue.common.streams import ensure_streams
-from revue.common.subjects import BusTopology
 from revue.common.suite_secrets import SuiteSecrets
 
 log = structlog.get_logger("revue.suite")

@@ -14,7 +14,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from revue.common.bus_permissions import USERS
+from revue.common.bus.permissions import USERS
 
 GENERATED = ("JWT_SECRET", "CDN_ADMIN_TOKEN")
 

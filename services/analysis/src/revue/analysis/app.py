@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from revue.analysis.background import Background
 from revue.analysis.engine import AnalysisEngine
 from revue.analysis.handlers import register
 from revue.analysis.jobs import JobWorker
@@ -11,7 +12,6 @@ from revue.analysis.outcomes import Outcomes
 from revue.analysis.providers import Provider
 from revue.analysis.settings import AnalysisSettings
 from revue.analysis.store import AnalysisStore
-from revue.common.background import Background
 from revue.common.cache import CacheConfig
 from revue.common.cache.config import namespace_for
 from revue.common.cache.fanout import shared_cache

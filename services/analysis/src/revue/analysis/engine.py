@@ -17,18 +17,18 @@ from dataclasses import replace
 
 from revue.analysis.providers import AnalysisInput, Provider
 from revue.analysis.settings import AnalysisSettings
-from revue.common.batching import BatchConfig, BatchProcessor
 from revue.common.cache import AIResultCache
-from revue.common.cache_keys import CacheKeyGenerator
-from revue.common.errors import (
+from revue.common.concurrency.batching import BatchConfig, BatchProcessor
+from revue.common.concurrency.singleflight import SingleFlight
+from revue.common.contracts.errors import (
     CircuitOpenError,
     ProviderError,
     RetryableProviderError,
     RetryExhaustedError,
 )
-from revue.common.events import AnalysisResult, AnalyzerIdentity, RunAnalysis
+from revue.common.contracts.events import AnalysisResult, AnalyzerIdentity, RunAnalysis
+from revue.common.contracts.keys import CacheKeyGenerator
 from revue.common.resilience import CircuitBreaker, RetryPresets, TokenBucket, retry_async
-from revue.common.singleflight import SingleFlight
 
 
 class AnalysisEngine:

@@ -6,7 +6,7 @@ as soon as it is done (the gateway groups the requests that arrive
 together, so the per-message work and the NATS hop are paid once per
 group). A client waits on both, so they are `Responder`s (nats-py, the
 broker middlewares' work done in a fraction of the time; see
-`revue.common.responder`), each answering many requests at once so that
+`revue.common.bus.responder`), each answering many requests at once so that
 concurrent ones meet in the engine's micro-batches. `analysis.stats`, which
 nobody waits on, is a plain FastStream subscriber.
 
@@ -22,13 +22,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from revue.analysis.background import Background
 from revue.analysis.engine import AnalysisEngine
 from revue.analysis.jobs import JobWorker, error_info
 from revue.analysis.outcomes import Outcomes
-from revue.common import subjects
-from revue.common.background import Background
-from revue.common.errors import CircuitOpenError
-from revue.common.events import (
+from revue.common.bus.responder import publish_answer
+from revue.common.contracts import subjects
+from revue.common.contracts.errors import CircuitOpenError
+from revue.common.contracts.events import (
     AnalysisBatchAnswered,
     AnalysisReply,
     BatchedRun,
@@ -36,9 +37,8 @@ from revue.common.events import (
     RunAnalysis,
     RunAnalysisBatch,
 )
-from revue.common.responder import publish_answer
+from revue.common.observability.tracing import consumer_span
 from revue.common.service import ServiceRuntime
-from revue.common.telemetry import consumer_span
 
 
 def register(

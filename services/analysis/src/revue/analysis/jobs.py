@@ -35,12 +35,12 @@ from prometheus_client import Counter, Gauge
 from revue.analysis.engine import AnalysisEngine
 from revue.analysis.outcomes import Outcomes
 from revue.analysis.settings import AnalysisSettings
-from revue.common.consumer_lag import LagProbe
-from revue.common.errors import ProviderError, RetryExhaustedError, RevueError
-from revue.common.events import ErrorInfo, MalformedEventError, RunAnalysis, decode_event
-from revue.common.streams import ANALYSIS_JOBS
-from revue.common.subjects import BusTopology, Priority
-from revue.common.telemetry import consumer_span
+from revue.common.bus.consumer_lag import LagProbe
+from revue.common.contracts.errors import ProviderError, RetryExhaustedError, RevueError
+from revue.common.contracts.events import ErrorInfo, MalformedEventError, RunAnalysis, decode_event
+from revue.common.contracts.streams import ANALYSIS_JOBS
+from revue.common.contracts.subjects import BusTopology, Priority
+from revue.common.observability.tracing import consumer_span
 
 log = structlog.get_logger("revue.analysis.jobs")
 tracer = trace.get_tracer("revue.analysis.jobs")

@@ -21,19 +21,19 @@ from faststream.nats import NatsBroker
 from opentelemetry import trace
 
 from revue.analysis.store import AnalysisStore, Outcome
-from revue.common import subjects
-from revue.common.batching import BatchConfig, BatchProcessor
-from revue.common.confirmed_publish import Outgoing, publish_confirmed
-from revue.common.events import (
+from revue.common.bus.confirmed_publish import Outgoing, publish_confirmed
+from revue.common.concurrency.batching import BatchConfig, BatchProcessor
+from revue.common.contracts import subjects
+from revue.common.contracts.events import (
     AnalysisCompleted,
     AnalysisDeadLettered,
     AnalysisResult,
     ErrorInfo,
     RunAnalysis,
 )
-from revue.common.streams import ANALYSIS_DEAD, ANALYSIS_EVENTS
-from revue.common.subjects import BusTopology
-from revue.common.telemetry import batch_span, inject_trace, send_span
+from revue.common.contracts.streams import ANALYSIS_DEAD, ANALYSIS_EVENTS
+from revue.common.contracts.subjects import BusTopology
+from revue.common.observability.tracing import batch_span, inject_trace, send_span
 
 log = structlog.get_logger("revue.analysis.outcomes")
 tracer = trace.get_tracer("revue.analysis.outcomes")

@@ -32,7 +32,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from revue.common.events import AnalysisResult, ErrorInfo, Finding, RunAnalysis
+from revue.common.contracts.events import AnalysisResult, ErrorInfo, Finding, RunAnalysis
 
 metadata = MetaData()
 

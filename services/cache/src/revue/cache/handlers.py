@@ -6,10 +6,10 @@ from typing import Any
 
 from faststream.nats import NatsBroker
 
-from revue.common import subjects
 from revue.common.cache import AIResultCache
-from revue.common.events import GetCacheEntry, GetCacheStats, SetCacheEntry
-from revue.common.subjects import BusTopology
+from revue.common.contracts import subjects
+from revue.common.contracts.events import GetCacheEntry, GetCacheStats, SetCacheEntry
+from revue.common.contracts.subjects import BusTopology
 
 
 def register(broker: NatsBroker, topology: BusTopology, cache: AIResultCache) -> None:

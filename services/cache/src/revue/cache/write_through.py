@@ -15,13 +15,13 @@ from nats.aio.msg import Msg
 from nats.js.api import DeliverPolicy
 from opentelemetry import trace
 
-from revue.common import subjects
+from revue.common.bus.pull_consumer import PullConsumer, valid_events
 from revue.common.cache import AIResultCache
-from revue.common.events import AnalysisCompleted
-from revue.common.pull_consumer import PullConsumer, valid_events
-from revue.common.streams import ANALYSIS_EVENTS
-from revue.common.subjects import BusTopology
-from revue.common.telemetry import consumer_span
+from revue.common.contracts import subjects
+from revue.common.contracts.events import AnalysisCompleted
+from revue.common.contracts.streams import ANALYSIS_EVENTS
+from revue.common.contracts.subjects import BusTopology
+from revue.common.observability.tracing import consumer_span
 
 log = structlog.get_logger("revue.cache.write_through")
 tracer = trace.get_tracer("revue.cache.write_through")

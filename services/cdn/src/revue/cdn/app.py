@@ -29,8 +29,8 @@ from revue.cdn.requests_consumer import InvalidationRequests
 from revue.cdn.routes import Cdn, router
 from revue.cdn.settings import CdnSettings
 from revue.cdn.store import AssetStore
-from revue.common import subjects
-from revue.common.events import AssetPublished, InvalidationCompleted
+from revue.common.contracts import subjects
+from revue.common.contracts.events import AssetPublished, InvalidationCompleted
 from revue.common.service import ServiceRuntime, serve
 
 

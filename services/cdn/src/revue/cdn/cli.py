@@ -29,10 +29,10 @@ from revue.cdn.nginx import brotli_choice, nginx_config
 from revue.cdn.policy import ResourceTypes
 from revue.cdn.settings import CdnSettings
 from revue.cdn.store import AssetStore
-from revue.common import subjects
-from revue.common.database import create_engine
-from revue.common.events import AssetPublished, InvalidationCompleted
-from revue.common.subjects import BusTopology
+from revue.common.contracts import subjects
+from revue.common.contracts.events import AssetPublished, InvalidationCompleted
+from revue.common.contracts.subjects import BusTopology
+from revue.common.db.engine import create_engine
 
 
 async def ingest(source: Path, settings: CdnSettings) -> dict:

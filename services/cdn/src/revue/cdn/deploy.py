@@ -26,7 +26,7 @@ from revue.cdn.origin import Origin
 from revue.cdn.policy import ResourceTypes
 from revue.cdn.store import AssetStore
 from revue.cdn.tables import deployments
-from revue.common.events import AssetPublished, RequestInvalidation
+from revue.common.contracts.events import AssetPublished, RequestInvalidation
 
 log = structlog.get_logger("revue.cdn.deploy")
 Publish = Callable[[AssetPublished], Awaitable[None]]

@@ -14,9 +14,9 @@ import gzip
 from faststream.nats import NatsBroker
 
 from revue.cdn.store import AssetStore
-from revue.common import subjects
-from revue.common.events import GetManifest
-from revue.common.subjects import BusTopology
+from revue.common.contracts import subjects
+from revue.common.contracts.events import GetManifest
+from revue.common.contracts.subjects import BusTopology
 
 
 class CompressedManifest:

@@ -14,11 +14,11 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 
 from revue.cdn.invalidation.dispatcher import Invalidator
-from revue.common import subjects
-from revue.common.events import RequestInvalidation
-from revue.common.pull_consumer import PullConsumer, valid_events
-from revue.common.streams import CDN
-from revue.common.subjects import BusTopology
+from revue.common.bus.pull_consumer import PullConsumer, valid_events
+from revue.common.contracts import subjects
+from revue.common.contracts.events import RequestInvalidation
+from revue.common.contracts.streams import CDN
+from revue.common.contracts.subjects import BusTopology
 
 log = structlog.get_logger("revue.cdn.requests")
 

@@ -23,7 +23,7 @@ from revue.cdn.invalidation.dispatcher import Invalidator, is_pattern
 from revue.cdn.nginx import brotli_choice, nginx_config
 from revue.cdn.settings import CdnSettings
 from revue.cdn.store import AssetStore
-from revue.common.events import AssetPath, RequestInvalidation, ShortText
+from revue.common.contracts.events import AssetPath, RequestInvalidation, ShortText
 from revue.common.settings import MIN_SECRET_BYTES, configured_secret
 
 router = APIRouter(prefix="/api/v1/cdn", tags=["cdn"])

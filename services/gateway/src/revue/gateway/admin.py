@@ -20,7 +20,7 @@ import sys
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from revue.common.database import create_engine
+from revue.common.db.engine import create_engine
 from revue.gateway.settings import GatewaySettings
 from revue.gateway.tables import users
 

@@ -33,8 +33,8 @@ from nats.errors import (
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
-from revue.common import subjects
-from revue.common.events import (
+from revue.common.contracts import subjects
+from revue.common.contracts.events import (
     AnalysisReply,
     BatchedRun,
     ErrorInfo,
@@ -42,8 +42,8 @@ from revue.common.events import (
     RunAnalysis,
     RunAnalysisBatch,
 )
-from revue.common.subjects import BusTopology
-from revue.common.telemetry import send_span
+from revue.common.contracts.subjects import BusTopology
+from revue.common.observability.tracing import send_span
 from revue.gateway.errors import ApiError
 from revue.gateway.reply_inbox import ReplyInbox
 from revue.gateway.request_groups import Grouping, RequestGroups

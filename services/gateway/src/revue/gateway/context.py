@@ -8,9 +8,9 @@ from fastapi import Request
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from revue.common.bus.jobs import JobSubmitter
 from revue.common.cache import AIResultCache
-from revue.common.events import AnalyzerIdentity
-from revue.common.jobs import JobSubmitter
+from revue.common.contracts.events import AnalyzerIdentity
 from revue.common.service import ServiceRuntime
 from revue.gateway.analysis_client import AnalysisClient
 from revue.gateway.job_store import JobStore

@@ -3,7 +3,7 @@
 Every error body is `{"detail": ..., "code": ..., "errors": [...]}`; a 422
 is the seeds' `ValidationErrorResponse` (with `errors[{field, message,
 type}]`), every other status leaves `errors` empty. Domain errors from
-`revue.common.errors` become HTTP statuses here and nowhere else.
+`revue.common.contracts.errors` become HTTP statuses here and nowhere else.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from revue.common.errors import CircuitOpenError, RetryExhaustedError, RevueError
+from revue.common.contracts.errors import CircuitOpenError, RetryExhaustedError, RevueError
 
 log = structlog.get_logger("revue.gateway.errors")
 

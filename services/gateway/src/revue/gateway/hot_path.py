@@ -36,7 +36,7 @@ from pydantic import ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette_compress import CompressMiddleware
 
-from revue.common.http_telemetry import HttpMetrics, log_request, request_id_of
+from revue.common.observability.http_telemetry import HttpMetrics, log_request, request_id_of
 from revue.gateway.context import Gateway
 from revue.gateway.errors import ApiError, error_body, validation_success_total
 from revue.gateway.job_store import request_hash

@@ -14,11 +14,11 @@ import structlog
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
-from revue.common import subjects
-from revue.common.events import AnalysisCompleted
-from revue.common.pull_consumer import PullConsumer, valid_events
-from revue.common.streams import ANALYSIS_EVENTS
-from revue.common.subjects import BusTopology
+from revue.common.bus.pull_consumer import PullConsumer, valid_events
+from revue.common.contracts import subjects
+from revue.common.contracts.events import AnalysisCompleted
+from revue.common.contracts.streams import ANALYSIS_EVENTS
+from revue.common.contracts.subjects import BusTopology
 from revue.gateway.job_store import JobStore
 from revue.gateway.response_cache import ResponseCache
 

@@ -15,8 +15,8 @@ from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from revue.common.events import AnalysisCompleted, AnalysisResult, ErrorInfo
-from revue.common.query_monitor import QueryMonitor
+from revue.common.contracts.events import AnalysisCompleted, AnalysisResult, ErrorInfo
+from revue.common.db.query_monitor import QueryMonitor
 from revue.gateway.tables import jobs
 
 TERMINAL = ("succeeded", "failed")

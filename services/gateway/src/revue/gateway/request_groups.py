@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from revue.common import metrics
+from revue.common.observability import metrics
 
 Item = TypeVar("Item")
 

@@ -26,8 +26,8 @@ from pydantic import (
     model_validator,
 )
 
-from revue.common.languages import RULE_GROUPS, SUPPORTED_LANGUAGES
-from revue.common.subjects import Priority
+from revue.common.contracts.languages import RULE_GROUPS, SUPPORTED_LANGUAGES
+from revue.common.contracts.subjects import Priority
 
 MAX_CODE_CHARS = 1_000_000
 MAX_BATCH_CODE_BYTES = 10 * 1024 * 1024

@@ -16,7 +16,7 @@ from uuid import UUID
 import orjson
 from pydantic import BaseModel, ConfigDict
 
-from revue.common.events import AnalysisResult, ErrorInfo
+from revue.common.contracts.events import AnalysisResult, ErrorInfo
 from revue.gateway.errors import ApiError
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

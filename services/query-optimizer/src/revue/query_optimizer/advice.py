@@ -21,8 +21,8 @@ import structlog
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from revue.common.events import RecommendationCreated
-from revue.common.sql_shape import SqlShapeError, shape_of
+from revue.common.contracts.events import RecommendationCreated
+from revue.common.db.sql_shape import SqlShapeError, shape_of
 from revue.query_optimizer.advisor.catalog import Catalog
 from revue.query_optimizer.advisor.selection import (
     Advice,

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from revue.common import subjects
 from revue.common.cache.config import namespace_for
 from revue.common.cache.l2 import L2RedisCache
-from revue.common.events import RecommendationCreated
-from revue.common.query_cache import QueryResultCache, follow_table_changes
+from revue.common.contracts import subjects
+from revue.common.contracts.events import RecommendationCreated
 from revue.common.service import ServiceRuntime, serve
 from revue.query_optimizer.advice import Advising
 from revue.query_optimizer.collector import QueryEvents
 from revue.query_optimizer.handlers import register
+from revue.query_optimizer.query_cache import QueryResultCache, follow_table_changes
 from revue.query_optimizer.report import Reports
 from revue.query_optimizer.settings import QueryOptimizerSettings
 

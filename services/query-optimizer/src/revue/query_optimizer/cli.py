@@ -15,7 +15,7 @@ import sys
 import asyncpg
 import orjson
 
-from revue.common.database import asyncpg_dsn
+from revue.common.db.engine import asyncpg_dsn
 from revue.query_optimizer.advisor.whatif import IndexSpec
 from revue.query_optimizer.settings import QueryOptimizerSettings
 from revue.query_optimizer.verify import verify

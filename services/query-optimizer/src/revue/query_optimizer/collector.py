@@ -21,12 +21,12 @@ from prometheus_client import Counter
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from revue.common import subjects
-from revue.common.events import QueryExecuted
-from revue.common.pull_consumer import PullConsumer, valid_events
-from revue.common.sql_shape import SqlShapeError, StatementShape, shape_of
-from revue.common.streams import QUERY_EVENTS
-from revue.common.subjects import BusTopology
+from revue.common.bus.pull_consumer import PullConsumer, valid_events
+from revue.common.contracts import subjects
+from revue.common.contracts.events import QueryExecuted
+from revue.common.contracts.streams import QUERY_EVENTS
+from revue.common.contracts.subjects import BusTopology
+from revue.common.db.sql_shape import SqlShapeError, StatementShape, shape_of
 from revue.query_optimizer.explain import UnplannableError, explain_read_only
 from revue.query_optimizer.workload import aggregate
 

@@ -21,7 +21,7 @@ from typing import Any
 import asyncpg
 import orjson
 
-from revue.common.sql_shape import SqlShapeError, shape_of
+from revue.common.db.sql_shape import SqlShapeError, shape_of
 from revue.query_optimizer.advisor.predicates import parameter_count
 
 PLANNABLE = frozenset({"select", "insert", "update", "delete"})

@@ -6,9 +6,9 @@ from typing import Any
 
 from faststream.nats import NatsBroker
 
-from revue.common import subjects
-from revue.common.events import GetQueryReport
-from revue.common.subjects import BusTopology
+from revue.common.contracts import subjects
+from revue.common.contracts.events import GetQueryReport
+from revue.common.contracts.subjects import BusTopology
 from revue.query_optimizer.report import Reports
 
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import orjson
 
-from revue.common.query_cache import QueryResultCache
 from revue.query_optimizer.advice import Advising
+from revue.query_optimizer.query_cache import QueryResultCache
 from revue.query_optimizer.workload import percentile
 
 TOP_QUERIES = """

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import asyncpg
 
-from revue.common.sql_shape import shape_of
+from revue.common.db.sql_shape import shape_of
 from revue.query_optimizer.advisor.catalog import Catalog
 from revue.query_optimizer.advisor.predicates import parameter_count, table_usage
 from revue.query_optimizer.advisor.whatif import IndexSpec, quote

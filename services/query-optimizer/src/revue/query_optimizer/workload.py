@@ -12,8 +12,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from revue.common.events import QueryExecuted
-from revue.common.sql_shape import StatementShape
+from revue.common.contracts.events import QueryExecuted
+from revue.common.db.sql_shape import StatementShape
 
 BUCKETS = 80
 SMALLEST_MS = 0.01

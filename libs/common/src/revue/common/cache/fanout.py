@@ -12,11 +12,11 @@ import uuid
 from faststream.nats import NatsBroker
 from redis.asyncio import Redis
 
-from revue.common import subjects
 from revue.common.cache.config import CacheConfig
 from revue.common.cache.tiered import AIResultCache, Announce
-from revue.common.events import InvalidateCache
-from revue.common.subjects import BusTopology
+from revue.common.contracts import subjects
+from revue.common.contracts.events import InvalidateCache
+from revue.common.contracts.subjects import BusTopology
 
 
 def announcer(broker: NatsBroker, topology: BusTopology) -> Announce:

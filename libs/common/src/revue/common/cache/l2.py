@@ -19,7 +19,7 @@ from prometheus_client import Counter
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from revue.common.errors import CircuitOpenError
+from revue.common.contracts.errors import CircuitOpenError
 from revue.common.resilience import CircuitBreaker
 
 T = TypeVar("T")

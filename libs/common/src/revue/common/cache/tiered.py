@@ -25,10 +25,14 @@ from redis.asyncio import Redis
 from revue.common.cache.config import CacheConfig
 from revue.common.cache.l1 import L1MemoryCache
 from revue.common.cache.l2 import L2RedisCache
-from revue.common.cache_keys import CacheKeyGenerator
-from revue.common.events import MAX_KEYS_PER_MESSAGE, MAX_PREFIXES_PER_MESSAGE, InvalidateCache
+from revue.common.concurrency.singleflight import SingleFlight
+from revue.common.contracts.events import (
+    MAX_KEYS_PER_MESSAGE,
+    MAX_PREFIXES_PER_MESSAGE,
+    InvalidateCache,
+)
+from revue.common.contracts.keys import CacheKeyGenerator
 from revue.common.resilience import CircuitBreaker
-from revue.common.singleflight import SingleFlight
 
 P = ParamSpec("P")
 T = TypeVar("T")

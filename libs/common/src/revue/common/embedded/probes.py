@@ -18,7 +18,7 @@ from urllib.parse import urlparse
 
 import redis
 
-from revue.common.database import asyncpg_dsn
+from revue.common.db.engine import asyncpg_dsn
 
 
 def free_port(host: str = "127.0.0.1") -> int:

@@ -136,7 +136,7 @@ class EmbeddedServer:
 
 class EmbeddedNats(EmbeddedServer):
     """nats-server with JetStream; with `authorization`, a config block of users (see
-    `revue.common.bus_permissions.nats_config`), written beside the data, owner-only."""
+    `revue.common.bus.permissions.nats_config`), written beside the data, owner-only."""
 
     name = "nats"
 

@@ -21,8 +21,8 @@ from typing import Any, TypeVar
 
 import structlog
 
-from revue.common.errors import CircuitOpenError
-from revue.common.metrics import (
+from revue.common.contracts.errors import CircuitOpenError
+from revue.common.observability.metrics import (
     breaker_rejections_total,
     breaker_state,
     breaker_transitions_total,

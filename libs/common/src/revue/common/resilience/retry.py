@@ -19,13 +19,13 @@ from typing import Any, ParamSpec, TypeVar
 
 from tenacity import AsyncRetrying, RetryError, retry_if_exception
 
-from revue.common.errors import (
+from revue.common.contracts.errors import (
     CircuitOpenError,
     ProviderRejectedError,
     RetryableProviderError,
     RetryExhaustedError,
 )
-from revue.common.metrics import retry_attempts_total, retry_duration_seconds
+from revue.common.observability.metrics import retry_attempts_total, retry_duration_seconds
 
 P = ParamSpec("P")
 T = TypeVar("T")

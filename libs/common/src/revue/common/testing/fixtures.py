@@ -19,11 +19,11 @@ import pytest
 from redis.asyncio import Redis
 from sqlalchemy.engine import make_url
 
+from revue.common.bus.streams import delete_streams
 from revue.common.cache.config import namespace_for
-from revue.common.database import asyncpg_dsn
+from revue.common.contracts.subjects import BusTopology
+from revue.common.db.engine import asyncpg_dsn
 from revue.common.settings import ServiceSettings
-from revue.common.streams import delete_streams
-from revue.common.subjects import BusTopology
 from revue.common.testing.servers import TestServers, find_servers
 
 S = TypeVar("S", bound=ServiceSettings)

@@ -1,6 +1,6 @@
-"""Alembic environment of the analysis service (see revue.common.migrations)."""
+"""Alembic environment of the analysis service (see revue.common.db.migrations)."""
 
 from revue.analysis.store import metadata
-from revue.common.migrations import run_env
+from revue.common.db.migrations import run_env
 
 run_env(target_metadata=metadata)

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from revue.common.errors import ProviderError
-from revue.common.events import AnalysisResult
+from revue.common.contracts.errors import ProviderError
+from revue.common.contracts.events import AnalysisResult
 
 
 @dataclass(frozen=True, slots=True)

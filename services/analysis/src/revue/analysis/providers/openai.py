@@ -24,8 +24,12 @@ from pydantic import BaseModel, Field, ValidationError
 from revue.analysis.providers import AnalysisInput
 from revue.analysis.providers.builtin.findings import finalize
 from revue.analysis.settings import AnalysisSettings
-from revue.common.errors import ProviderError, ProviderRejectedError, RetryableProviderError
-from revue.common.events import AnalysisResult, Finding
+from revue.common.contracts.errors import (
+    ProviderError,
+    ProviderRejectedError,
+    RetryableProviderError,
+)
+from revue.common.contracts.events import AnalysisResult, Finding
 
 log = structlog.get_logger("revue.analysis.openai")
 SYSTEM_PROMPT = (

@@ -19,7 +19,7 @@ from urllib.parse import quote
 
 import httpx
 
-from revue.common.errors import RevueError
+from revue.common.contracts.errors import RevueError
 
 Kind = Literal["paths", "patterns", "keys", "everything"]
 

@@ -24,8 +24,8 @@ from prometheus_client import Counter, Gauge
 from revue.cdn.invalidation.backends import PurgeBackend, PurgeRejectedError
 from revue.cdn.invalidation.plan import plan
 from revue.cdn.invalidation.store import InvalidationStore
-from revue.common.errors import CircuitOpenError, RetryExhaustedError, RevueError
-from revue.common.events import InvalidationCompleted, RequestInvalidation
+from revue.common.contracts.errors import CircuitOpenError, RetryExhaustedError, RevueError
+from revue.common.contracts.events import InvalidationCompleted, RequestInvalidation
 from revue.common.resilience import CircuitBreaker, RetryPresets, TokenBucket, retry_async
 
 log = structlog.get_logger("revue.cdn.invalidation")

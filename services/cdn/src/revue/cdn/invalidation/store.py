@@ -12,7 +12,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from revue.cdn.tables import invalidations
-from revue.common.events import RequestInvalidation
+from revue.common.contracts.events import RequestInvalidation
 
 # Inline, not a bound parameter: only the literal matches the partial index's
 # predicate (migration 0001) in a generic plan, which a prepared statement

@@ -8,8 +8,8 @@ from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Header, Query, Request, Response
 
-from revue.common.cache_keys import CacheKeyGenerator
-from revue.common.events import AnalysisResult, RunAnalysis
+from revue.common.contracts.events import AnalysisResult, RunAnalysis
+from revue.common.contracts.keys import CacheKeyGenerator
 from revue.gateway.analysis_client import raise_for_failure
 from revue.gateway.context import Gateway
 from revue.gateway.errors import ApiError, ErrorResponse, validation_success_total

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from revue.common import subjects
+from revue.common.contracts import subjects
 from revue.gateway.errors import ErrorResponse
 from revue.gateway.principal import Admin, Context, User
 from revue.gateway.routes.operations import ask

@@ -12,7 +12,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from revue.common import subjects
+from revue.common.contracts import subjects
 from revue.gateway.errors import ApiError, ErrorResponse
 from revue.gateway.principal import Anonymous, Context
 from revue.gateway.routes.operations import ask_raw

@@ -14,7 +14,7 @@ from fastapi import APIRouter
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
 
-from revue.common import subjects
+from revue.common.contracts import subjects
 from revue.gateway.context import Gateway
 from revue.gateway.errors import ApiError, ErrorResponse
 from revue.gateway.principal import Context, User

@@ -11,8 +11,8 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Query
 
-from revue.common import subjects
-from revue.common.events import GetQueryReport
+from revue.common.contracts import subjects
+from revue.common.contracts.events import GetQueryReport
 from revue.gateway.errors import ErrorResponse
 from revue.gateway.principal import Admin, Context
 from revue.gateway.routes.operations import ask_raw

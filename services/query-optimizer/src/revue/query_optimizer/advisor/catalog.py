@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import asyncpg
 
-from revue.common.sql_shape import table_name
+from revue.common.db.sql_shape import table_name
 
 TABLES = """
 SELECT c.oid, n.nspname, c.relname, greatest(c.reltuples, 0)::float8 AS rows,

@@ -16,7 +16,7 @@ import pglast
 from pglast import ast, visitors
 from pglast.enums import A_Expr_Kind, BoolExprType, NullTestType, SortByDir, SubLinkType
 
-from revue.common.sql_shape import table_name
+from revue.common.db.sql_shape import table_name
 
 RANGE_OPERATORS = frozenset({"<", "<=", ">", ">="})
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import pglast
 import structlog
 
-from revue.common.sql_shape import shape_of
+from revue.common.db.sql_shape import shape_of
 from revue.query_optimizer.advisor.candidates import candidates_for
 from revue.query_optimizer.advisor.catalog import Catalog
 from revue.query_optimizer.advisor.predicates import TableUsage, parameter_count, table_usage

@@ -1,5 +1,5 @@
-"""Alembic environment of the query-optimizer service (see revue.common.migrations)."""
+"""Alembic environment of the query-optimizer service (see revue.common.db.migrations)."""
 
-from revue.common.migrations import run_env
+from revue.common.db.migrations import run_env
 
 run_env(target_metadata=None)

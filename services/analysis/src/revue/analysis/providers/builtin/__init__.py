@@ -31,9 +31,9 @@ from revue.analysis.providers.builtin.workers import (
     WorkerCrashedError,
 )
 from revue.common import __version__
-from revue.common.errors import AnalysisTimeoutError, ProviderError, ProviderRejectedError
-from revue.common.events import AnalysisResult, Finding
-from revue.common.languages import EXTENSIONS
+from revue.common.contracts.errors import AnalysisTimeoutError, ProviderError, ProviderRejectedError
+from revue.common.contracts.events import AnalysisResult, Finding
+from revue.common.contracts.languages import EXTENSIONS
 
 # Below this much code a batch is one call: a second worker's share would cost more to send.
 SPLIT_FROM_CHARS = 256 * 1024

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from revue.common.events import Finding
+from revue.common.contracts.events import Finding
 
 SEVERITY_RANK = {"critical": 4, "high": 3, "medium": 2, "low": 1, "info": 0}
 

@@ -16,9 +16,9 @@ import structlog
 from ruff.__main__ import find_ruff_bin
 
 from revue.analysis.providers import AnalysisInput
-from revue.common.errors import RetryableProviderError
-from revue.common.events import Finding
-from revue.common.languages import RULE_GROUPS
+from revue.common.contracts.errors import RetryableProviderError
+from revue.common.contracts.events import Finding
+from revue.common.contracts.languages import RULE_GROUPS
 
 log = structlog.get_logger("revue.analysis.ruff")
 # ruff's import checks (bandit's B401-B415) are still preview rules: named one by one,

@@ -32,7 +32,7 @@ import ast
 import contextlib
 import re
 
-from revue.common.events import Finding
+from revue.common.contracts.events import Finding
 
 BAD_PROTOCOLS = re.compile(r"(?:PROTOCOL_)?(?:SSLv2|SSLv3|TLSv1|TLSv1_1)(?:_METHOD)?$")
 HUB_CALLS = frozenset({"from_pretrained", "hf_hub_download", "snapshot_download", "load_dataset"})

@@ -8,8 +8,8 @@ import lizard
 
 from revue.analysis.providers.builtin.patterns import match_lines
 from revue.analysis.providers.builtin.security_checks import security_findings
-from revue.common.events import Finding
-from revue.common.languages import EXTENSIONS, RULE_GROUPS
+from revue.common.contracts.events import Finding
+from revue.common.contracts.languages import EXTENSIONS, RULE_GROUPS
 
 MAX_CYCLOMATIC = 10
 MAX_FUNCTION_LINES = 60

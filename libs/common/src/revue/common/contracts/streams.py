@@ -1,21 +1,17 @@
-"""JetStream stream declarations and their idempotent creation.
+"""The JetStream streams: retention, limits and duplicate windows, declared once.
 
-Streams are declared once here so that producers and consumers agree on
-retention, limits and duplicate windows. `ensure_streams` creates what is
-missing and updates what drifted; it is safe to call from every service at
-start-up.
+Producers and consumers agree on these specs; `revue.common.bus.streams`
+creates them on a server. Pure data: nothing here talks to NATS.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
-from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
-from nats.js.errors import NotFoundError
 
-from revue.common import subjects
-from revue.common.subjects import BusTopology
+from revue.common.contracts import subjects
+from revue.common.contracts.subjects import BusTopology
 
 DAY_S = 86_400.0
 
@@ -90,35 +86,3 @@ ALL_STREAMS: tuple[StreamSpec, ...] = (
     QUERY_ADVICE,
     CDN,
 )
-
-
-async def ensure_streams(
-    js: JetStreamContext,
-    topology: BusTopology,
-    specs: tuple[StreamSpec, ...] = ALL_STREAMS,
-) -> list[str]:
-    """Create or update each stream; return their names as deployed."""
-    names = []
-    for spec in specs:
-        config = spec.config(topology)
-        try:
-            current = await js.stream_info(config.name)
-        except NotFoundError:
-            await js.add_stream(config)
-        else:
-            # Retention cannot change on a live stream; keep what exists.
-            wanted = replace(config, retention=current.config.retention)
-            await js.update_stream(wanted)
-        names.append(config.name)
-    return names
-
-
-async def delete_streams(
-    js: JetStreamContext, topology: BusTopology, specs: tuple[StreamSpec, ...] = ALL_STREAMS
-) -> None:
-    """Remove the namespace's streams (tests and `revue` tear-down)."""
-    for spec in specs:
-        try:
-            await js.delete_stream(topology.stream(spec.name))
-        except NotFoundError:
-            continue

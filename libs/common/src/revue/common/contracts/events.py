@@ -18,7 +18,7 @@ from uuid import UUID, uuid4
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from revue.common.subjects import Priority
+from revue.common.contracts.subjects import Priority
 
 SCHEMA_VERSION = 1
 MAX_CODE_CHARS = 1_000_000

@@ -25,7 +25,7 @@ from typing import Any, Generic, TypeVar
 
 import structlog
 
-from revue.common import metrics
+from revue.common.observability import metrics
 
 In = TypeVar("In")
 Out = TypeVar("Out")

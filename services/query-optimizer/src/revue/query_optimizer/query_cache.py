@@ -34,12 +34,12 @@ from prometheus_client import Counter
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from revue.common import subjects
 from revue.common.cache.l1 import L1MemoryCache
 from revue.common.cache.l2 import L2RedisCache
-from revue.common.events import TableChanged
-from revue.common.sql_shape import SqlShapeError, StatementShape, shape_of, table_name
-from revue.common.subjects import BusTopology
+from revue.common.contracts import subjects
+from revue.common.contracts.events import TableChanged
+from revue.common.contracts.subjects import BusTopology
+from revue.common.db.sql_shape import SqlShapeError, StatementShape, shape_of, table_name
 
 log = structlog.get_logger("revue.db.query_cache")
 KEY_PREFIX = "db:query:v1:"

@@ -43,10 +43,10 @@ from opentelemetry.trace import Tracer
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from pydantic import BaseModel, ValidationError
 
-from revue.common.broker import RejectMalformed, validation_summary
-from revue.common.events import ErrorInfo, Event, Rejection
-from revue.common.subjects import is_system_subject
-from revue.common.telemetry import consumer_span
+from revue.common.bus.broker import RejectMalformed, validation_summary
+from revue.common.contracts.events import ErrorInfo, Event, Rejection
+from revue.common.contracts.subjects import is_system_subject
+from revue.common.observability.tracing import consumer_span
 
 log = structlog.get_logger("revue.responder")
 E = TypeVar("E", bound=Event)

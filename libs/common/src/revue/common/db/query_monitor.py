@@ -28,10 +28,10 @@ from prometheus_client import Counter, Histogram
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from revue.common import subjects
-from revue.common.events import QueryExecuted, TableChanged
-from revue.common.sql_shape import SqlShapeError, shape_ignoring_rows
-from revue.common.subjects import BusTopology
+from revue.common.contracts import subjects
+from revue.common.contracts.events import QueryExecuted, TableChanged
+from revue.common.contracts.subjects import BusTopology
+from revue.common.db.sql_shape import SqlShapeError, shape_ignoring_rows
 
 log = structlog.get_logger("revue.db.monitor")
 MAX_STATEMENT_CHARS = 100_000

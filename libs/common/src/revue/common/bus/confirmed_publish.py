@@ -28,7 +28,7 @@ from nats.js import JetStreamContext
 from nats.js.api import PubAck
 from nats.js.errors import NoStreamResponseError
 
-from revue.common.errors import RetryExhaustedError
+from revue.common.contracts.errors import RetryExhaustedError
 from revue.common.resilience.retry import RetryConfig, retry_async
 
 

@@ -25,9 +25,9 @@ from opentelemetry.trace import TracerProvider
 from prometheus_client import CollectorRegistry, Counter
 from pydantic import ValidationError
 
-from revue.common.events import ErrorInfo, MalformedEventError, Rejection
+from revue.common.contracts.events import ErrorInfo, MalformedEventError, Rejection
+from revue.common.contracts.subjects import is_system_subject
 from revue.common.settings import ServiceSettings, redacted_url
-from revue.common.subjects import is_system_subject
 
 log = structlog.get_logger("revue.bus")
 JETSTREAM_ACK = "$JS.ACK."

@@ -22,8 +22,8 @@ from nats.aio.msg import Msg
 from nats.errors import ConnectionClosedError
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from revue.common.consumer_lag import LagProbe
-from revue.common.events import E, MalformedEventError, decode_event
+from revue.common.bus.consumer_lag import LagProbe
+from revue.common.contracts.events import E, MalformedEventError, decode_event
 
 log = structlog.get_logger("revue.pull_consumer")
 Handler = Callable[[list[Msg]], Awaitable[None]]

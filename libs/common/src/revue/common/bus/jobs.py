@@ -15,11 +15,11 @@ from dataclasses import dataclass
 
 from nats.js import JetStreamContext
 
-from revue.common.confirmed_publish import Outgoing, publish_confirmed
-from revue.common.events import RunAnalysis
-from revue.common.streams import ANALYSIS_JOBS
-from revue.common.subjects import BusTopology
-from revue.common.telemetry import inject_trace
+from revue.common.bus.confirmed_publish import Outgoing, publish_confirmed
+from revue.common.contracts.events import RunAnalysis
+from revue.common.contracts.streams import ANALYSIS_JOBS
+from revue.common.contracts.subjects import BusTopology
+from revue.common.observability.tracing import inject_trace
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,8 +18,8 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from revue.common import subjects as s
-from revue.common.streams import (
+from revue.common.contracts import subjects as s
+from revue.common.contracts.streams import (
     ANALYSIS_DEAD,
     ANALYSIS_EVENTS,
     ANALYSIS_JOBS,
@@ -27,7 +27,7 @@ from revue.common.streams import (
     QUERY_ADVICE,
     QUERY_EVENTS,
 )
-from revue.common.subjects import BusTopology
+from revue.common.contracts.subjects import BusTopology
 
 ADMIN = "admin"
 # What every service with a database says (the query monitor), and the cache fan-out.
@@ -130,7 +130,7 @@ def nats_config(topology: BusTopology, passwords: Mapping[str, str]) -> str:
         entries.append(f'    {json.dumps(entry)[:-1]}, "password": {value}}}')
     return "\n".join(
         [
-            "# Revue's NATS users and permissions, rendered from revue.common.bus_permissions.",
+            "# Revue's NATS users and permissions, rendered from revue.common.bus.permissions.",
             "authorization {",
             "  users = [",
             ",\n".join(entries),
