@@ -1,6 +1,6 @@
 # One image for every Revue service; compose picks the service by its command.
 # The uv workspace recipe: the pinned dependencies first (a layer that changes
-# only with requirements.lock), then the workspace members on top.
+# only with requirements-production.lock), then the workspace members on top.
 FROM python:3.11-slim AS runtime
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -14,14 +14,13 @@ RUN pip install --no-cache-dir uv \
 
 WORKDIR /app
 
-# 1. Dependencies: every pinned, hash-checked package except the members.
-COPY requirements.lock ./
-RUN grep -v '^-e ' requirements.lock > /tmp/dependencies.lock \
-    && uv pip install --no-cache --require-hashes -r /tmp/dependencies.lock \
-    && rm /tmp/dependencies.lock
+# 1. Dependencies: the production set only (no dev group: no revue-devkit, pytest or
+#    embedded servers), pinned and hash-checked.
+COPY requirements-production.lock ./
+RUN uv pip install --no-cache --require-hashes -r requirements-production.lock
 
-# 2. The workspace members (no dependency resolution: layer 1 has them all).
-COPY libs ./libs
+# 2. The workspace members (no dependency resolution: layer 1 has them all); not libs/devkit.
+COPY libs/common ./libs/common
 COPY services ./services
 RUN uv pip install --no-cache --no-deps \
         ./libs/common ./services/gateway ./services/analysis ./services/cache \

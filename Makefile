@@ -21,7 +21,7 @@ install: ## Create .venv and install exactly requirements.lock
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
 	$(UV) venv --allow-existing --python ">=3.11" $(VENV)
 	$(UV) pip sync --python $(PYTHON) requirements.lock
-	@$(PYTHON) -c "import revue.common, revue.gateway, revue.analysis, revue.cache, revue.query_optimizer, revue.cdn" && echo "revue installed in $(VENV)"
+	@$(PYTHON) -c "import revue.common, revue.devkit, revue.gateway, revue.analysis, revue.cache, revue.query_optimizer, revue.cdn" && echo "revue installed in $(VENV)"
 	@# nginx checks the cdn's generated configuration (nginx -t) in the tests; optional elsewhere
 	@# hypopg (hypothetical indexes) for the query-optimizer, where PostgreSQL is local; without it the advisor builds real indexes in rolled-back transactions
 	@for major in $$(ls /usr/lib/postgresql 2>/dev/null); do test -e /usr/share/postgresql/$$major/extension/hypopg.control || { command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && (apt-get install -y -qq postgresql-$$major-hypopg >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq postgresql-$$major-hypopg >/dev/null)); } || echo "hypopg not installed for PostgreSQL $$major: the advisor falls back to rolled-back real indexes"; done
@@ -31,9 +31,11 @@ install: ## Create .venv and install exactly requirements.lock
 	@# brotli_static lets the generated nginx front serve the .br files; without it, gzip
 	@test -e /usr/lib/nginx/modules/ngx_http_brotli_static_module.so || { command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && (apt-get install -y -qq libnginx-mod-http-brotli-static >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq libnginx-mod-http-brotli-static >/dev/null)) && (service nginx stop >/dev/null 2>&1 || true); } || echo "nginx's brotli_static module not installed: the nginx front serves gzip"
 
-lock: ## Re-resolve dependencies and re-export requirements.lock (uv.lock stays local)
+lock: ## Re-resolve dependencies and re-export requirements.lock and requirements-production.lock (uv.lock stays local)
 	$(UV) lock
 	$(UV) export --format requirements-txt --all-groups --no-emit-project --quiet -o requirements.lock
+	@# the production image's dependencies: no dev group, so no revue-devkit, pytest or embedded servers
+	$(UV) export --format requirements-txt --no-dev --no-emit-project --no-emit-workspace --quiet -o requirements-production.lock
 
 run: ## Start the whole suite (embedded servers for any that do not answer); Ctrl-C stops it
 	$(VENV)/bin/revue run

@@ -1,3 +1,3 @@
 """Root conftest: every test in the repository gets the shared fixtures."""
 
-pytest_plugins = ["revue.common.testing.fixtures"]
+pytest_plugins = ["revue.devkit.testing.fixtures"]

@@ -25,7 +25,7 @@ import uuid
 from infra import bench_environment, bench_token
 from load import wrk_post
 
-from revue.common.embedded.probes import free_port
+from revue.devkit.embedded.probes import free_port
 
 BODY = {"code": "def handler(x):\n    return x + 1\n", "language": "python"}
 

@@ -23,7 +23,7 @@ from revue.analysis.providers.builtin import BuiltinProvider
 from revue.analysis.settings import AnalysisSettings
 from revue.common.cache import AIResultCache, CacheConfig
 from revue.common.contracts.events import RunAnalysis
-from revue.common.embedded import resolve_infrastructure
+from revue.devkit.embedded import resolve_infrastructure
 
 SNIPPET = "import os\n\ndef handler_{i}(x):\n    os.system(x)\n    return eval(x)\n"
 

@@ -27,7 +27,7 @@ from peers import servestatic_tree
 from revue.cdn.ingest import ingest_directory
 from revue.cdn.policy import ResourceTypes
 from revue.cdn.store import AssetStore
-from revue.common.embedded.probes import free_port
+from revue.devkit.embedded.probes import free_port
 
 BUNDLE = "js/bootstrap.bundle.min.js"
 

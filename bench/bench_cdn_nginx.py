@@ -36,7 +36,7 @@ from revue.cdn.ingest import ingest_directory
 from revue.cdn.nginx import brotli_module, nginx_config
 from revue.cdn.policy import ResourceTypes
 from revue.cdn.store import AssetStore
-from revue.common.embedded.probes import free_port
+from revue.devkit.embedded.probes import free_port
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 

@@ -27,8 +27,8 @@ from infra import ROOT, bench_environment, bench_token
 from load import wrk_report
 from prometheus_client.parser import text_string_to_metric_families
 
-from revue.common.embedded.probes import free_port
-from revue.common.suite import ready
+from revue.devkit.embedded.probes import free_port
+from revue.devkit.suite import ready
 
 PLOT = ROOT / "bench" / "end_to_end_latency.png"
 SNIPPETS, ZIPF_S, TABLE = 20_000, 1.1, 4_000

@@ -22,8 +22,8 @@ from revue.common.bus.streams import ensure_streams
 from revue.common.contracts.events import RunAnalysis
 from revue.common.contracts.subjects import BusTopology, Priority
 from revue.common.db.engine import asyncpg_dsn
-from revue.common.embedded.probes import free_port
-from revue.common.suite import ready
+from revue.devkit.embedded.probes import free_port
+from revue.devkit.suite import ready
 
 PRIORITIES = list(Priority)
 

@@ -27,8 +27,8 @@ from prometheus_client import CollectorRegistry
 from revue.common.bus.broker import RejectMalformed, create_broker
 from revue.common.bus.responder import Responder, ResponderMetrics
 from revue.common.contracts.events import AnalysisReply, RunAnalysis
-from revue.common.embedded import resolve_infrastructure
 from revue.common.settings import ServiceSettings
+from revue.devkit.embedded import resolve_infrastructure
 
 CONCURRENCY = 256
 

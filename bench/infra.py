@@ -16,7 +16,7 @@ from revue.common.bus.streams import delete_streams
 from revue.common.contracts.subjects import BusTopology
 from revue.common.db import migrations
 from revue.common.db.engine import asyncpg_dsn
-from revue.common.embedded import resolve_infrastructure
+from revue.devkit.embedded import resolve_infrastructure
 
 ROOT = Path(__file__).resolve().parents[1]
 

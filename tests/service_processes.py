@@ -14,9 +14,11 @@ from pathlib import Path
 
 from gateway_with_analysis import RELAXED_LIMITS
 
-from revue.common.embedded.probes import free_port
-from revue.common.suite import SERVICES, migrate_all, ready
-from revue.common.testing.waiting import wait_until_sync
+from revue.common.contracts.services import SERVICES
+from revue.common.db.migrations import migrate_all
+from revue.devkit.embedded.probes import free_port
+from revue.devkit.suite import ready
+from revue.devkit.testing.waiting import wait_until_sync
 
 SPECS = {spec.name: spec for spec in SERVICES}
 

@@ -25,10 +25,10 @@ from sqlalchemy.engine import make_url
 
 from revue.common.db import migrations
 from revue.common.db.engine import asyncpg_dsn, create_engine
-from revue.common.embedded.probes import free_port, run_blocking
 from revue.common.settings import ServiceSettings
-from revue.common.suite import ready
-from revue.common.testing.waiting import wait_until_sync
+from revue.devkit.embedded.probes import free_port, run_blocking
+from revue.devkit.suite import ready
+from revue.devkit.testing.waiting import wait_until_sync
 
 # At least this many generated requests in all.
 TOTAL_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "1000"))

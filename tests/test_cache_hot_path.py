@@ -6,7 +6,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind
 from prometheus_client import REGISTRY
 
-from revue.common.testing.waiting import wait_until
+from revue.devkit.testing.waiting import wait_until
 
 CODE = "import pickle\n\ndef load(blob):\n    return pickle.loads(blob)\n"
 ANALYZE = "/api/v1/analyze"

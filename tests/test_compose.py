@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from revue.common.suite import SERVICES
+from revue.common.contracts.services import SERVICES
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -69,12 +69,14 @@ def test_secrets_are_required_and_never_default_to_empty(compose, service, varia
     assert variable in re.search(r"COMPOSE_SECRETS := (.*)", makefile).group(1).split()
 
 
-def test_dockerfile_installs_dependencies_before_the_members():
+def test_dockerfile_installs_production_dependencies_before_the_members_and_no_devkit():
     text = (ROOT / "Dockerfile").read_text()
-    lock_layer = text.index("COPY requirements.lock")
-    members_layer = text.index("COPY libs")
+    lock_layer = text.index("COPY requirements-production.lock")
+    members_layer = text.index("COPY libs/common")
     assert lock_layer < text.index("--require-hashes") < members_layer
     assert "--no-deps" in text[members_layer:]
+    assert "devkit" not in text.replace("not libs/devkit", "").replace("no revue-devkit", "")
+    assert "requirements.lock" not in text
     assert "USER revue" in text
 
 

@@ -16,7 +16,7 @@ from gateway_with_analysis import login
 from otlp_receiver import OtlpReceiver, ReceivedSpan
 from service_processes import running_services
 
-from revue.common.testing.waiting import wait_until
+from revue.devkit.testing.waiting import wait_until
 
 pytestmark = pytest.mark.suite
 

@@ -1,7 +1,7 @@
 """The suite under faults: real processes, real servers, every loop bounded in count and time.
 
 Each test prints the figure the issue asks for. The provider is the local
-chat-completions stand-in (revue.common.testing.chat_completions), switched
+chat-completions stand-in (revue.devkit.standins.chat_completions), switched
 down or made to fail a share of requests; Redis and NATS faults use private
 servers on 127.0.0.1 that the test stops and starts.
 """
@@ -25,9 +25,9 @@ from revue.common.contracts import subjects
 from revue.common.contracts.events import AnalysisReply, RunAnalysis
 from revue.common.contracts.subjects import BusTopology
 from revue.common.db.engine import asyncpg_dsn
-from revue.common.embedded.servers import EmbeddedNats, EmbeddedRedis
-from revue.common.testing.chat_completions import ChatCompletionsServer
-from revue.common.testing.waiting import wait_until
+from revue.devkit.embedded.servers import EmbeddedNats, EmbeddedRedis
+from revue.devkit.standins.chat_completions import ChatCompletionsServer
+from revue.devkit.testing.waiting import wait_until
 
 pytestmark = [pytest.mark.suite, pytest.mark.faults]
 

@@ -7,7 +7,7 @@ from gateway_with_analysis import DelayedProvider, gateway_of, login, running
 
 from revue.common.contracts.events import AnalysisReply, AnalysisResult, Finding, RunAnalysis
 from revue.common.contracts.subjects import BusTopology
-from revue.common.testing.waiting import wait_until
+from revue.devkit.testing.waiting import wait_until
 
 CODE = "import os\n\ndef run(cmd):\n    os.system(cmd)\n"
 

@@ -25,7 +25,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from service_processes import running_services
 
 from revue.common.contracts.subjects import BusTopology, Priority
-from revue.common.testing.waiting import wait_until
+from revue.devkit.testing.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 PROMETHEUS = ROOT / "deploy" / "prometheus"

@@ -22,7 +22,7 @@ from revue.cdn.app import create_app as cdn_app
 from revue.cdn.settings import CdnSettings
 from revue.common.db import migrations
 from revue.common.db.engine import asyncpg_dsn
-from revue.common.testing.waiting import wait_until
+from revue.devkit.testing.waiting import wait_until
 from revue.query_optimizer.app import create_app as optimizer_app
 from revue.query_optimizer.settings import QueryOptimizerSettings
 

@@ -14,9 +14,10 @@ import httpx
 import psutil
 import pytest
 
-from revue.common.embedded.probes import free_port
-from revue.common.suite import SERVICES, ready
-from revue.common.testing.waiting import wait_until_sync
+from revue.common.contracts.services import SERVICES
+from revue.devkit.embedded.probes import free_port
+from revue.devkit.suite import ready
+from revue.devkit.testing.waiting import wait_until_sync
 
 pytestmark = pytest.mark.suite
 

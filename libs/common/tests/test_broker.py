@@ -13,7 +13,7 @@ from revue.common.contracts.events import RunAnalysis
 from revue.common.contracts.streams import ANALYSIS_JOBS
 from revue.common.contracts.subjects import BusTopology
 from revue.common.settings import ServiceSettings
-from revue.common.testing.waiting import wait_until
+from revue.devkit.testing.waiting import wait_until
 
 
 def rejected(registry: CollectorRegistry, subject: str) -> float:
@@ -100,7 +100,7 @@ async def test_a_faststream_subscriber_never_replies_to_a_system_subject(make_se
     from revue.common.bus.broker import create_broker
     from revue.common.contracts.events import GetCacheStats
     from revue.common.settings import ServiceSettings
-    from revue.common.testing.waiting import wait_until
+    from revue.devkit.testing.waiting import wait_until
 
     settings = make_settings(ServiceSettings)
     registry = CollectorRegistry()

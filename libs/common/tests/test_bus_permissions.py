@@ -13,9 +13,9 @@ import pytest
 
 from revue.common.bus.permissions import USERS, inbox_prefix, nats_config
 from revue.common.contracts.subjects import BusTopology
-from revue.common.embedded import EmbeddedNats
 from revue.common.settings import ServiceSettings
-from revue.common.testing.waiting import wait_until
+from revue.devkit.embedded import EmbeddedNats
+from revue.devkit.testing.waiting import wait_until
 
 NAMESPACE = "perm"
 

@@ -6,8 +6,8 @@ import pytest
 from redis.asyncio import Redis
 
 from revue.common.cache import AIResultCache, CacheConfig, L1MemoryCache
-from revue.common.embedded import EmbeddedRedis
-from revue.common.testing.waiting import wait_until
+from revue.devkit.embedded import EmbeddedRedis
+from revue.devkit.testing.waiting import wait_until
 
 
 class Clock:

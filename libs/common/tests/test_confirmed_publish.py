@@ -9,7 +9,7 @@ from nats.js.api import StreamConfig
 from nats.js.errors import APIError
 
 from revue.common.bus.confirmed_publish import Outgoing, UnconfirmedPublishError, publish_confirmed
-from revue.common.embedded.servers import EmbeddedNats
+from revue.devkit.embedded.servers import EmbeddedNats
 
 
 def outgoing(subject: str, count: int, prefix: str = "m") -> list[Outgoing]:

@@ -7,7 +7,7 @@ from sqlalchemy.exc import DBAPIError
 
 from revue.common.db.engine import PoolStatistics, create_engine, register_pool_metrics
 from revue.common.settings import ServiceSettings
-from revue.common.testing.waiting import wait_until
+from revue.devkit.testing.waiting import wait_until
 
 
 async def test_engine_uses_the_configured_pool(database_url):

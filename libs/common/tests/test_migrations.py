@@ -3,9 +3,10 @@ import asyncio
 import asyncpg
 import pytest
 
+from revue.common.contracts.services import SERVICES
 from revue.common.db import migrations
 from revue.common.db.engine import asyncpg_dsn
-from revue.common.suite import SERVICES, migrate_all
+from revue.common.db.migrations import migrate_all
 
 OWNING_TABLES = ["revue.gateway", "revue.analysis", "revue.query_optimizer", "revue.cdn"]
 

@@ -9,7 +9,7 @@ from revue.common.contracts.subjects import BusTopology
 from revue.common.db.engine import create_engine
 from revue.common.db.query_monitor import QueryMonitor
 from revue.common.settings import ServiceSettings
-from revue.common.testing.waiting import wait_until
+from revue.devkit.testing.waiting import wait_until
 
 
 async def test_writes_are_announced_only_after_their_commit(database_url, nats_url, bus_namespace):

@@ -14,7 +14,7 @@ from revue.common.bus.responder import Responder, ResponderMetrics, event_type_o
 from revue.common.contracts.events import AnalysisReply, RunAnalysis
 from revue.common.contracts.subjects import BusTopology
 from revue.common.settings import ServiceSettings
-from revue.common.testing.waiting import wait_until
+from revue.devkit.testing.waiting import wait_until
 
 REQUEST = RunAnalysis(code="x = 1\n", language="python")
 

@@ -17,7 +17,7 @@ from revue.common.contracts.events import (
     RunAnalysisBatch,
 )
 from revue.common.contracts.subjects import BusTopology
-from revue.common.testing.waiting import wait_until
+from revue.devkit.testing.waiting import wait_until
 
 from .providers import FaultInjectingProvider
 from .service import migrated, nats_client, running_service

@@ -9,7 +9,7 @@ from revue.common.bus.jobs import JobSubmitter
 from revue.common.bus.streams import ensure_streams
 from revue.common.contracts.events import AnalysisDeadLettered, RunAnalysis
 from revue.common.contracts.subjects import BusTopology, Priority
-from revue.common.testing.waiting import wait_until
+from revue.devkit.testing.waiting import wait_until
 
 from .providers import FaultInjectingProvider
 from .service import migrated, nats_client, running_service

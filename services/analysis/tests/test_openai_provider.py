@@ -8,7 +8,7 @@ from revue.analysis.providers.openai import OpenAIProvider
 from revue.analysis.settings import AnalysisSettings
 from revue.common.contracts.errors import ProviderRejectedError, RetryableProviderError
 from revue.common.contracts.events import RunAnalysis
-from revue.common.testing.chat_completions import ChatCompletionsServer
+from revue.devkit.standins.chat_completions import ChatCompletionsServer
 
 CODE = "x = 1\nvalue = eval(user_input)\n"
 

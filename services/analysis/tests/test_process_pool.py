@@ -7,7 +7,7 @@ import sys
 
 import psutil
 
-from revue.common.testing.waiting import wait_until_sync
+from revue.devkit.testing.waiting import wait_until_sync
 
 SERVICE = """
 import asyncio

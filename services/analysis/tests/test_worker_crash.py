@@ -14,9 +14,9 @@ from revue.common.bus.jobs import JobSubmitter
 from revue.common.bus.streams import ensure_streams
 from revue.common.contracts.events import AnalysisCompleted, RunAnalysis
 from revue.common.contracts.subjects import BusTopology
-from revue.common.embedded.probes import free_port
-from revue.common.suite import ready
-from revue.common.testing.waiting import wait_until
+from revue.devkit.embedded.probes import free_port
+from revue.devkit.suite import ready
+from revue.devkit.testing.waiting import wait_until
 
 from .service import migrated
 

@@ -16,7 +16,7 @@ from revue.analysis.providers import AnalysisInput
 from revue.analysis.providers.builtin import BuiltinProvider
 from revue.common.contracts.errors import AnalysisTimeoutError
 from revue.common.contracts.events import AnalysisResult
-from revue.common.testing.waiting import wait_until
+from revue.devkit.testing.waiting import wait_until
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from hostile_checks import MARKER, check_many_spinning_on_marker

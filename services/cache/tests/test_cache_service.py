@@ -17,7 +17,7 @@ from revue.common.cache import AIResultCache, CacheConfig
 from revue.common.cache.config import namespace_for
 from revue.common.contracts.events import AnalysisCompleted, AnalysisResult, Finding
 from revue.common.contracts.subjects import BusTopology
-from revue.common.testing.waiting import wait_until
+from revue.devkit.testing.waiting import wait_until
 
 HOLDER = Path(__file__).parent / "l1_holder.py"
 

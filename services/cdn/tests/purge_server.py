@@ -22,8 +22,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from revue.common.embedded.probes import free_port
-from revue.common.testing.waiting import wait_until
+from revue.devkit.embedded.probes import free_port
+from revue.devkit.testing.waiting import wait_until
 
 TOKEN = "purge-test-token"
 

@@ -23,8 +23,8 @@ from revue.cdn.nginx import brotli_module, hash_sizes, nginx_config
 from revue.cdn.origin import Origin
 from revue.cdn.policy import ResourceTypes
 from revue.cdn.store import AssetStore
-from revue.common.embedded.probes import free_port
-from revue.common.testing.waiting import wait_until_sync
+from revue.devkit.embedded.probes import free_port
+from revue.devkit.testing.waiting import wait_until_sync
 
 NGINX = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/usr/local/sbin")
 needs_nginx = pytest.mark.skipif(

@@ -18,7 +18,7 @@ from revue.common.bus.streams import ensure_streams
 from revue.common.contracts.events import RequestInvalidation
 from revue.common.contracts.subjects import BusTopology
 from revue.common.db import migrations
-from revue.common.testing.waiting import wait_until
+from revue.devkit.testing.waiting import wait_until
 
 from .conftest import write_build
 

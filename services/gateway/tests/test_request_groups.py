@@ -4,7 +4,7 @@ import asyncio
 
 import pytest
 
-from revue.common.testing.waiting import wait_until
+from revue.devkit.testing.waiting import wait_until
 from revue.gateway.request_groups import Grouping, RequestGroups
 
 

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from revue.common.contracts.events import AnalysisCompleted, AnalysisResult
 from revue.common.contracts.subjects import BusTopology
-from revue.common.testing.waiting import wait_until
+from revue.devkit.testing.waiting import wait_until
 
 from .conftest import register, serving
 

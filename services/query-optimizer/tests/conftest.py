@@ -4,7 +4,7 @@ import asyncpg
 import pytest
 
 from revue.common.db.engine import asyncpg_dsn
-from revue.common.testing.fixtures import fresh_database
+from revue.devkit.testing.fixtures import fresh_database
 from revue.query_optimizer.demo_schema import create_and_seed
 
 SESSIONS = 100_000  # enough rows that sort order and skew show in the plans

@@ -17,7 +17,7 @@ from revue.common.db import migrations
 from revue.common.db.engine import create_engine
 from revue.common.db.query_monitor import QueryMonitor
 from revue.common.settings import ServiceSettings
-from revue.common.testing.waiting import wait_until
+from revue.devkit.testing.waiting import wait_until
 from revue.query_optimizer.app import create_app
 from revue.query_optimizer.settings import QueryOptimizerSettings
 

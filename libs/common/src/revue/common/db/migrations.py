@@ -17,6 +17,8 @@ from sqlalchemy import MetaData, pool
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from revue.common.contracts.services import SERVICES, ServiceSpec
+
 
 def has_migrations(service_module: str) -> bool:
     """Whether `revue.<service>` ships a `migrations/` package."""
@@ -81,3 +83,13 @@ def run_env(target_metadata: MetaData | None) -> None:
             await engine.dispose()
 
     asyncio.run(run_online())
+
+
+def migrate_all(database_url: str, services: tuple[ServiceSpec, ...] = SERVICES) -> list[str]:
+    """Upgrade every service that owns tables; return the ones migrated."""
+    done = []
+    for spec in services:
+        if has_migrations(spec.module):
+            upgrade(spec.module, database_url)
+            done.append(spec.name)
+    return done

@@ -24,7 +24,7 @@ from revue.common.cache.config import namespace_for
 from revue.common.contracts.subjects import BusTopology
 from revue.common.db.engine import asyncpg_dsn
 from revue.common.settings import ServiceSettings
-from revue.common.testing.servers import TestServers, find_servers
+from revue.devkit.testing.servers import TestServers, find_servers
 
 S = TypeVar("S", bound=ServiceSettings)
 

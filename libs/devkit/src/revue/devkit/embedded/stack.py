@@ -14,18 +14,18 @@ from pathlib import Path
 
 import structlog
 
-from revue.common.embedded.probes import nats_answers, postgres_answers, redis_answers
-from revue.common.embedded.servers import (
-    EmbeddedNats,
-    EmbeddedPostgres,
-    EmbeddedRedis,
-    EmbeddedServer,
-)
 from revue.common.settings import (
     DEFAULT_DATABASE_URL,
     DEFAULT_NATS_URL,
     DEFAULT_REDIS_URL,
     redacted_url,
+)
+from revue.devkit.embedded.probes import nats_answers, postgres_answers, redis_answers
+from revue.devkit.embedded.servers import (
+    EmbeddedNats,
+    EmbeddedPostgres,
+    EmbeddedRedis,
+    EmbeddedServer,
 )
 
 log = structlog.get_logger("revue.embedded")

@@ -13,7 +13,7 @@ from revue.common.db.engine import create_engine
 from revue.common.db.query_monitor import QueryMonitor
 from revue.common.db.sql_shape import shape_of
 from revue.common.settings import ServiceSettings
-from revue.common.testing.waiting import wait_until
+from revue.devkit.testing.waiting import wait_until
 from revue.query_optimizer.query_cache import QueryResultCache, follow_table_changes
 
 OWNED = "SELECT id, name FROM projects WHERE owner_id = $1 ORDER BY id"

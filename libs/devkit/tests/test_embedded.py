@@ -9,10 +9,10 @@ import textwrap
 import psutil
 import pytest
 
-from revue.common.embedded import EmbeddedNats, EmbeddedPostgres, EmbeddedRedis
-from revue.common.embedded.probes import nats_answers, postgres_answers, redis_answers
-from revue.common.embedded.stack import resolve_infrastructure
-from revue.common.testing.waiting import wait_until_sync
+from revue.devkit.embedded import EmbeddedNats, EmbeddedPostgres, EmbeddedRedis
+from revue.devkit.embedded.probes import nats_answers, postgres_answers, redis_answers
+from revue.devkit.embedded.stack import resolve_infrastructure
+from revue.devkit.testing.waiting import wait_until_sync
 
 
 @pytest.mark.parametrize(
@@ -55,7 +55,7 @@ def test_servers_die_with_a_supervisor_killed_by_sigkill(tmp_path):
         f"""
         import sys, time
         from pathlib import Path
-        from revue.common.embedded import EmbeddedRedis
+        from revue.devkit.embedded import EmbeddedRedis
         server = EmbeddedRedis(Path({str(tmp_path)!r})).start()
         print(server.process.pid, server.url, flush=True)
         time.sleep(120)

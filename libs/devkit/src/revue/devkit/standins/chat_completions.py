@@ -21,7 +21,7 @@ import orjson
 import uvicorn
 from fastapi import FastAPI, Request, Response
 
-from revue.common.embedded.probes import free_port
+from revue.devkit.embedded.probes import free_port
 
 
 @dataclass

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from revue.common.embedded.probes import (
+from revue.devkit.embedded.probes import (
     free_port,
     nats_answers,
     postgres_answers,

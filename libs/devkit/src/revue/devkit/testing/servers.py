@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from revue.common.embedded.stack import KINDS
+from revue.devkit.embedded.stack import KINDS
 
 IMAGES = {"nats": "nats:2.10-alpine", "redis": "redis:7-alpine", "postgres": "postgres:15-alpine"}
 

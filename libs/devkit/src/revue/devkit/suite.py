@@ -35,36 +35,17 @@ import structlog
 
 from revue.common.bus.permissions import ADMIN, nats_config
 from revue.common.bus.streams import ensure_streams
+from revue.common.contracts.services import SERVICES, ServiceSpec
 from revue.common.contracts.subjects import BusTopology
-from revue.common.db import migrations
-from revue.common.embedded import Infrastructure, resolve_infrastructure
-from revue.common.embedded.servers import _die_with_parent
-from revue.common.suite_secrets import SuiteSecrets
+from revue.common.db.migrations import migrate_all
+from revue.devkit.embedded import Infrastructure, resolve_infrastructure
+from revue.devkit.embedded.servers import _die_with_parent
+from revue.devkit.secrets import SuiteSecrets
 
 log = structlog.get_logger("revue.suite")
 MAX_RESTARTS = 5  # per service within the window; more means it keeps dying
 RESTART_WINDOW = 60.0
 FIRST_BACKOFF, MAX_BACKOFF = 0.5, 10.0
-
-
-@dataclass(frozen=True)
-class ServiceSpec:
-    name: str
-    module: str
-    port_variable: str
-    default_port: int
-
-    def port(self, environ: Mapping[str, str]) -> int:
-        return int(environ.get(self.port_variable, self.default_port))
-
-
-SERVICES: tuple[ServiceSpec, ...] = (
-    ServiceSpec("gateway", "revue.gateway", "GATEWAY_PORT", 8000),
-    ServiceSpec("analysis", "revue.analysis", "ANALYSIS_PORT", 8001),
-    ServiceSpec("cache", "revue.cache", "CACHE_PORT", 8002),
-    ServiceSpec("query-optimizer", "revue.query_optimizer", "QUERY_OPTIMIZER_PORT", 8003),
-    ServiceSpec("cdn", "revue.cdn", "CDN_PORT", 8004),
-)
 
 
 class StopSignals:
@@ -95,16 +76,6 @@ class StopSignals:
         seen = self.count
         while self.count == seen and (left := deadline - time.monotonic()) > 0:
             time.sleep(min(left, 0.05))
-
-
-def migrate_all(database_url: str, services: tuple[ServiceSpec, ...] = SERVICES) -> list[str]:
-    """Upgrade every service that owns tables; return the ones migrated."""
-    done = []
-    for spec in services:
-        if migrations.has_migrations(spec.module):
-            migrations.upgrade(spec.module, database_url)
-            done.append(spec.name)
-    return done
 
 
 def ready(port: int, timeout: float = 2.0) -> bool:

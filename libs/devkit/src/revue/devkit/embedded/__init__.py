@@ -5,13 +5,13 @@ configured server does not answer. Each binds 127.0.0.1 on a free port and
 keeps its data under one folder (`.revue/` by default).
 """
 
-from revue.common.embedded.servers import (
+from revue.devkit.embedded.servers import (
     EmbeddedNats,
     EmbeddedPostgres,
     EmbeddedRedis,
     EmbeddedServer,
 )
-from revue.common.embedded.stack import Infrastructure, resolve_infrastructure
+from revue.devkit.embedded.stack import Infrastructure, resolve_infrastructure
 
 __all__ = [
     "EmbeddedNats",
