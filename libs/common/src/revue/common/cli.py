@@ -49,7 +49,10 @@ def main(argv: list[str] | None = None) -> int:
         configure_logging("revue", os.environ.get("LOG_LEVEL", "INFO"), "console")
         return added[argv[0]](argv[1:])
     parser = argparse.ArgumentParser(prog="revue", description="Operate a Revue deployment.")
-    parser.add_argument("command", choices=[*OWN_COMMANDS, *sorted(added), "run", "infra"])
+    devkit_commands = {"run", "infra"} - set(added)
+    parser.add_argument(
+        "command", choices=[*OWN_COMMANDS, *sorted(added), *sorted(devkit_commands)]
+    )
     args, _ = parser.parse_known_args(argv)
     if args.command in ("run", "infra"):  # not added: revue-devkit is not installed
         parser.error(f"'revue {args.command}' comes with revue-devkit (make install installs it)")
