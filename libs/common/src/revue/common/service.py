@@ -35,9 +35,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from revue.common.bus.broker import RejectMalformed, create_broker
+from revue.common.bus.pull_consumer import Handler as BatchHandler
+from revue.common.bus.pull_consumer import PullConsumer
 from revue.common.bus.responder import Handler, Responder, ResponderMetrics
 from revue.common.bus.streams import ensure_streams
 from revue.common.contracts.events import Event
+from revue.common.contracts.streams import StreamSpec
 from revue.common.contracts.subjects import BusTopology
 from revue.common.db.engine import PoolStatistics, create_engine, register_pool_metrics
 from revue.common.db.query_monitor import QueryMonitor
@@ -200,6 +203,26 @@ class ServiceRuntime:
     def on_shutdown(self, hook: Hook) -> None:
         """Runs last on shutdown, after the broker has stopped."""
         self._shutdown.append(hook)
+
+    def durable_consumer(
+        self, subject: str, stream: StreamSpec, durable: str, handler: BatchHandler, **options: Any
+    ) -> PullConsumer:
+        """Declare a durable JetStream pull consumer: started with the service, stopped first.
+
+        `subject` and `stream` are the contract's names; the deployment's
+        namespace is applied here. `options` go to `PullConsumer`.
+        """
+        consumer = PullConsumer(
+            lambda: self.nats,
+            subject=self.topology.subject(subject),
+            stream=self.topology.stream(stream.name),
+            durable=durable,
+            handler=handler,
+            **options,
+        )
+        self.on_startup(consumer.start)
+        self.on_stopping(consumer.stop)
+        return consumer
 
     def responder(
         self, subject: str, *, queue: str, concurrency: int
