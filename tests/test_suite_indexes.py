@@ -194,7 +194,7 @@ async def test_the_advisor_finds_nothing_missing_in_the_suites_own_migrations(
 
     optimizer = optimizer_app(
         make_settings(
-            QueryOptimizerSettings, database_url, qo_advice_interval_s=0, **EVERY_STATEMENT
+            QueryOptimizerSettings, database_url, advisor_interval_s=0, **EVERY_STATEMENT
         ),
         configure_process=False,
     )
@@ -236,7 +236,7 @@ async def test_the_advisor_finds_nothing_missing_in_the_suites_own_migrations(
             fingerprints = await connection.fetchval("SELECT count(*) FROM qo_query_stats")
         finally:
             await connection.close()
-        advice = await optimizer.state.advising.run_once()
+        advice = await optimizer.state.service.advising.run_once()
 
     assert fingerprints >= 25, f"only {fingerprints} statement shapes recorded"
     missing = [

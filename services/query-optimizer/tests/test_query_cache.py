@@ -14,7 +14,8 @@ from revue.common.db.query_monitor import QueryMonitor
 from revue.common.db.sql_shape import shape_of
 from revue.common.settings import ServiceSettings
 from revue.devkit.testing.waiting import wait_until
-from revue.query_optimizer.query_cache import QueryResultCache, follow_table_changes
+from revue.query_optimizer.entrypoints.bus import follow_table_changes
+from revue.query_optimizer.query_cache import QueryResultCache
 
 OWNED = "SELECT id, name FROM projects WHERE owner_id = $1 ORDER BY id"
 

@@ -34,7 +34,7 @@ async def optimizer(make_settings, database_url, **overrides):
     settings = make_settings(
         QueryOptimizerSettings,
         database_url,
-        qo_advice_interval_s=0,
+        advisor_interval_s=0,
         db_query_sample_rate=0.0,
         **overrides,
     )
@@ -70,7 +70,7 @@ async def test_the_suites_sql_becomes_figures_a_slow_log_and_advice_reachable_th
     monitor.start(lambda: listener, topology)
     try:
         async with (
-            optimizer(make_settings, database_url, qo_slow_query_ms=0) as app,
+            optimizer(make_settings, database_url, slow_log_ms=0) as app,
             running(
                 make_settings,
                 gateway_database_url,
@@ -91,7 +91,7 @@ async def test_the_suites_sql_becomes_figures_a_slow_log_and_advice_reachable_th
             assert "$1" in row.example  # the real text, as the driver sent it
             assert row.max_ms >= row.total_ms / row.calls > 0
 
-            advice = await app.state.advising.run_once()
+            advice = await app.state.service.advising.run_once()
             indexes = [(r.index.table, r.index.columns) for r in advice.recommendations]
             assert ("analysis_sessions", ("project_id", "status", "created_at")) in indexes
             await wait_until(lambda: announced, message="recommendation announced")
@@ -135,7 +135,7 @@ async def test_the_suites_sql_becomes_figures_a_slow_log_and_advice_reachable_th
             verified = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
-                "revue.query_optimizer.cli",
+                "revue.query_optimizer.entrypoints.cli",
                 "verify",
                 str(dashboard_advice["id"]),
                 "--samples",
@@ -179,7 +179,7 @@ async def test_malformed_events_and_sql_are_skipped_and_the_rest_recorded(
         )
         await js.publish(subject, valid.model_dump_json().encode())
         await connection.drain()
-        engine = app.state.query_cache.engine
+        engine = app.state.service.engine
 
         async def recorded():
             return await stats_of(engine, f"%{marker}%")

@@ -22,6 +22,7 @@ from opentelemetry import trace
 
 from revue.analysis.store import AnalysisStore, Outcome
 from revue.common.bus.confirmed_publish import Outgoing, publish_confirmed
+from revue.common.bus.publish import publish_event
 from revue.common.concurrency.batching import BatchConfig, BatchProcessor
 from revue.common.contracts import subjects
 from revue.common.contracts.events import (
@@ -31,7 +32,7 @@ from revue.common.contracts.events import (
     ErrorInfo,
     RunAnalysis,
 )
-from revue.common.contracts.streams import ANALYSIS_DEAD, ANALYSIS_EVENTS
+from revue.common.contracts.streams import ANALYSIS_EVENTS
 from revue.common.contracts.subjects import BusTopology
 from revue.common.observability.tracing import batch_span, inject_trace, send_span
 
@@ -132,10 +133,11 @@ class Outcomes:
             deliveries=deliveries,
             payload=payload.decode("utf-8", "replace"),
         )
-        await self.broker.publish(
+        await publish_event(
+            self.broker.connection,
+            self.topology,
+            subjects.ANALYSIS_DEAD,
             event,
-            self.topology.subject(subjects.ANALYSIS_DEAD),
-            stream=self.topology.stream(ANALYSIS_DEAD.name),
             # The job stream sequence is unique even for payloads with no job id.
-            headers={"Nats-Msg-Id": f"dead-{self.topology.stream('ANALYSIS_JOBS')}-{sequence}"},
+            msg_id=f"dead-{self.topology.stream('ANALYSIS_JOBS')}-{sequence}",
         )

@@ -29,6 +29,7 @@ from revue.cdn.requests_consumer import InvalidationRequests
 from revue.cdn.routes import Cdn, router
 from revue.cdn.settings import CdnSettings
 from revue.cdn.store import AssetStore
+from revue.common.bus.publish import publish_event
 from revue.common.contracts import subjects
 from revue.common.contracts.events import AssetPublished, InvalidationCompleted
 from revue.common.service import ServiceRuntime, serve
@@ -99,15 +100,12 @@ def create_app(settings: CdnSettings | None = None, *, configure_process: bool =
     )
 
     async def announce_completed(event: InvalidationCompleted) -> None:
-        await runtime.nats.jetstream().publish(
-            runtime.topology.subject(subjects.CDN_INVALIDATE_COMPLETED),
-            event.model_dump_json().encode(),
+        await publish_event(
+            runtime.nats, runtime.topology, subjects.CDN_INVALIDATE_COMPLETED, event
         )
 
     async def announce_published(event: AssetPublished) -> None:
-        await runtime.nats.jetstream().publish(
-            runtime.topology.subject(subjects.CDN_ASSET_PUBLISHED), event.model_dump_json().encode()
-        )
+        await publish_event(runtime.nats, runtime.topology, subjects.CDN_ASSET_PUBLISHED, event)
 
     def known_paths() -> list[str]:
         origin.reload()

@@ -29,6 +29,7 @@ from revue.cdn.nginx import brotli_choice, nginx_config
 from revue.cdn.policy import ResourceTypes
 from revue.cdn.settings import CdnSettings
 from revue.cdn.store import AssetStore
+from revue.common.bus.publish import publish_event
 from revue.common.contracts import subjects
 from revue.common.contracts.events import AssetPublished, InvalidationCompleted
 from revue.common.contracts.subjects import BusTopology
@@ -43,8 +44,7 @@ async def ingest(source: Path, settings: CdnSettings) -> dict:
     topology = BusTopology(settings.bus_namespace)
 
     async def publish(event: AssetPublished) -> None:
-        subject = topology.subject(subjects.CDN_ASSET_PUBLISHED)
-        await connection.jetstream().publish(subject, event.model_dump_json().encode())
+        await publish_event(connection, topology, subjects.CDN_ASSET_PUBLISHED, event)
 
     async def not_here(_: InvalidationCompleted) -> None:
         """Purging is the running service's job; this process only queues."""

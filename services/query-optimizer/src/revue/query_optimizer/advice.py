@@ -4,7 +4,7 @@ The workload is the fingerprints with the most total time, each with its
 newest real text and its estimated calls. Candidates are costed with hypopg
 where the extension is available; where it is not, the report says so and
 the advisor builds real indexes in rolled-back transactions, on tables under
-`qo_rollback_max_table_bytes` only.
+`advisor_rollback_max_table_bytes` only.
 """
 
 from __future__ import annotations
@@ -18,18 +18,16 @@ from typing import Any
 
 import asyncpg
 import structlog
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from revue.common.contracts.events import RecommendationCreated
 from revue.common.db.sql_shape import SqlShapeError, shape_of
+from revue.query_optimizer.adapters.statistics import QueryStatistics
 from revue.query_optimizer.advisor.catalog import Catalog
 from revue.query_optimizer.advisor.selection import (
     Advice,
     Budget,
     IndexAdvisor,
-    Recommendation,
-    WorkloadQuery,
 )
 from revue.query_optimizer.advisor.whatif import (
     HypotheticalIndexes,
@@ -43,25 +41,6 @@ from revue.query_optimizer.settings import QueryOptimizerSettings
 log = structlog.get_logger("revue.query_optimizer.advice")
 Announce = Callable[[RecommendationCreated], Awaitable[None]]
 
-WORKLOAD = text(
-    "SELECT fingerprint, example, calls FROM qo_query_stats ORDER BY total_ms DESC LIMIT :n"
-)
-RETIRE = text("UPDATE qo_recommendations SET active = false WHERE active")
-SAVE = text(
-    """
-    INSERT INTO qo_recommendations AS r
-        (table_name, columns, statement, improvement_pct, size_bytes, write_overhead,
-         fingerprints, method)
-    VALUES (:table_name, :columns, :statement, :improvement_pct, :size_bytes, :write_overhead,
-            :fingerprints, :method)
-    ON CONFLICT (table_name, columns) DO UPDATE SET
-        statement = excluded.statement, improvement_pct = excluded.improvement_pct,
-        size_bytes = excluded.size_bytes, write_overhead = excluded.write_overhead,
-        fingerprints = excluded.fingerprints, method = excluded.method,
-        active = true, updated_at = now()
-    RETURNING (xmax = 0) AS created
-    """
-)
 NO_HYPOPG = (
     "hypopg is not installed in this database: candidate indexes were built for real inside "
     "rolled-back transactions, on tables up to {limit} bytes only"
@@ -70,9 +49,14 @@ NO_HYPOPG = (
 
 class Advising:
     def __init__(
-        self, engine: AsyncEngine, settings: QueryOptimizerSettings, announce: Announce
+        self,
+        engine: AsyncEngine,
+        statistics: QueryStatistics,
+        settings: QueryOptimizerSettings,
+        announce: Announce,
     ) -> None:
         self.engine = engine
+        self.statistics = statistics
         self.settings = settings
         self.announce = announce
         self.last: dict[str, Any] = {"ran_at": None}
@@ -81,10 +65,10 @@ class Advising:
 
     def budget(self) -> Budget:
         return Budget(
-            max_indexes=self.settings.qo_max_indexes,
-            max_bytes=self.settings.qo_max_index_bytes,
-            max_columns=self.settings.qo_max_index_columns,
-            min_improvement=self.settings.qo_min_improvement,
+            max_indexes=self.settings.advisor_max_indexes,
+            max_bytes=self.settings.advisor_max_index_bytes,
+            max_columns=self.settings.advisor_max_index_columns,
+            min_improvement=self.settings.advisor_min_improvement,
         )
 
     async def run_once(self) -> Advice:
@@ -93,12 +77,11 @@ class Advising:
 
     async def _run(self) -> Advice:
         started = time.perf_counter()
+        recorded = await self.statistics.workload(self.settings.advisor_workload_size)
         async with self.engine.connect() as connection:
-            rows = (await connection.execute(WORKLOAD, {"n": self.settings.qo_workload_size})).all()
-            recorded = [WorkloadQuery(row.fingerprint, row.example, row.calls) for row in rows]
             raw = await connection.get_raw_connection()
             driver: asyncpg.Connection = raw.driver_connection  # type: ignore[assignment]
-            server, server_note = await read_statements(driver, self.settings.qo_workload_size)
+            server, server_note = await read_statements(driver, self.settings.advisor_workload_size)
             workload = merge(recorded, server)
             tables: set[str] = set()
             for query in workload:
@@ -110,7 +93,9 @@ class Advising:
                 advice = await IndexAdvisor(whatif, catalog, self.budget()).advise(workload)
             finally:
                 await whatif.clear()
-        created = await self._save(advice.recommendations, advice.method)
+        created = await self.statistics.replace_recommendations(
+            advice.recommendations, advice.method
+        )
         for recommendation in created:
             await self.announce(
                 RecommendationCreated(
@@ -128,7 +113,7 @@ class Advising:
             "method": advice.method,
             "note": None
             if advice.method == HypotheticalIndexes.method
-            else NO_HYPOPG.format(limit=self.settings.qo_rollback_max_table_bytes),
+            else NO_HYPOPG.format(limit=self.settings.advisor_rollback_max_table_bytes),
             "statements": len(workload),
             "pg_stat_statements": server_note,
             "skipped": len(advice.skipped),
@@ -141,39 +126,15 @@ class Advising:
     async def _whatif(self, driver: asyncpg.Connection, catalog: Catalog) -> WhatIf:
         if await hypopg_available(driver):
             return HypotheticalIndexes(driver)
-        limit = self.settings.qo_rollback_max_table_bytes
+        limit = self.settings.advisor_rollback_max_table_bytes
         return RolledBackIndexes(
             driver, {name: info.bytes <= limit for name, info in catalog.tables.items()}
         )
 
-    async def _save(self, recommendations: list[Recommendation], method: str) -> list:
-        created = []
-        async with self.engine.begin() as connection:
-            await connection.execute(RETIRE)
-            for recommendation in recommendations:
-                row = (
-                    await connection.execute(
-                        SAVE,
-                        {
-                            "table_name": recommendation.index.table,
-                            "columns": list(recommendation.index.columns),
-                            "statement": recommendation.statement,
-                            "improvement_pct": recommendation.improvement_pct,
-                            "size_bytes": recommendation.size_bytes,
-                            "write_overhead": recommendation.write_overhead,
-                            "fingerprints": recommendation.fingerprints,
-                            "method": method,
-                        },
-                    )
-                ).one()
-                if row.created:
-                    created.append(recommendation)
-        return created
-
     # --- on a timer ---------------------------------------------------------------------
 
     def start(self) -> None:
-        if self.settings.qo_advice_interval_s > 0:
+        if self.settings.advisor_interval_s > 0:
             self._task = asyncio.create_task(self._every_interval(), name="index-advice")
 
     async def stop(self) -> None:
@@ -184,7 +145,7 @@ class Advising:
 
     async def _every_interval(self) -> None:
         while True:
-            await asyncio.sleep(self.settings.qo_advice_interval_s)
+            await asyncio.sleep(self.settings.advisor_interval_s)
             try:
                 await self.run_once()
             except Exception:  # the next run may succeed: keep the timer alive

@@ -1,30 +1,28 @@
-"""Composition root of the query-optimizer: settings -> runtime -> collector, advice, reports."""
+"""Composition root of the query-optimizer: settings -> runtime -> adapters -> service -> bus."""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
-
+from revue.common.bus.publish import publish_event
 from revue.common.cache.config import namespace_for
 from revue.common.cache.l2 import L2RedisCache
 from revue.common.contracts import subjects
 from revue.common.contracts.events import RecommendationCreated
-from revue.common.service import ServiceRuntime, serve
+from revue.common.service import ServiceApp, ServiceRuntime, serve
+from revue.query_optimizer.adapters.statistics import QueryStatistics
 from revue.query_optimizer.advice import Advising
-from revue.query_optimizer.collector import QueryEvents
-from revue.query_optimizer.handlers import register
-from revue.query_optimizer.query_cache import QueryResultCache, follow_table_changes
-from revue.query_optimizer.report import Reports
+from revue.query_optimizer.entrypoints import bus
+from revue.query_optimizer.query_cache import QueryResultCache
+from revue.query_optimizer.services import QueryOptimizerService
 from revue.query_optimizer.settings import QueryOptimizerSettings
 
 
 def create_app(
     settings: QueryOptimizerSettings | None = None, *, configure_process: bool = True
-) -> FastAPI:
+) -> ServiceApp:
     settings = settings or QueryOptimizerSettings()
     runtime = ServiceRuntime(settings, configure_process=configure_process)
     redis = runtime.use_redis()
     engine = runtime.use_database()
-
     cache = QueryResultCache(
         engine,
         L2RedisCache(redis, namespace_for(settings.bus_namespace)),
@@ -33,44 +31,27 @@ def create_app(
     )
     if runtime.query_monitor is not None:
         runtime.query_monitor.on_tables_changed(cache.apply_table_change)
-    follow_table_changes(runtime.broker, runtime.topology, cache)
+    statistics = QueryStatistics(engine)
 
     async def announce(event: RecommendationCreated) -> None:
-        await runtime.nats.jetstream().publish(
-            runtime.topology.subject(subjects.QUERY_RECOMMENDATION_CREATED),
-            event.model_dump_json().encode(),
+        await publish_event(
+            runtime.nats, runtime.topology, subjects.QUERY_RECOMMENDATION_CREATED, event
         )
 
-    advising = Advising(engine, settings, announce)
-    collector = QueryEvents(
-        lambda: runtime.nats,
-        runtime.topology,
-        engine,
-        durable=settings.qo_consumer,
-        slow_ms=settings.qo_slow_query_ms,
-        explain_timeout_ms=settings.qo_explain_timeout_ms,
-        slow_log_max_rows=settings.qo_slow_log_max_rows,
-    )
-    reports = Reports(cache, advising, settings.query_cache_ttl)
-    register(runtime.broker, runtime.topology, reports)
+    advising = Advising(engine, statistics, settings, announce)
+    service = QueryOptimizerService(engine, statistics, cache, advising, settings)
+    bus.register(runtime, service, settings.query_events_consumer)
 
-    async def start() -> None:
-        await collector.start()
+    async def start_advising() -> None:
         advising.start()
 
-    async def stop() -> None:
-        await advising.stop()
-        await collector.stop()
-
-    runtime.on_startup(start)
-    runtime.on_stopping(stop)
+    runtime.on_startup(start_advising)
+    runtime.on_stopping(advising.stop)
     app = runtime.build_app(
         title="Revue query optimizer",
         description="Watches the suite's own SQL, recommends indexes and caches query results.",
     )
-    app.state.query_cache = cache
-    app.state.advising = advising
-    app.state.reports = reports
+    app.state.service = service
     return app
 
 

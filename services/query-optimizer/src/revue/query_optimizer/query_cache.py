@@ -29,16 +29,12 @@ from typing import Any
 import orjson
 import pglast
 import structlog
-from faststream.nats import NatsBroker
 from prometheus_client import Counter
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from revue.common.cache.l1 import L1MemoryCache
 from revue.common.cache.l2 import L2RedisCache
-from revue.common.contracts import subjects
-from revue.common.contracts.events import TableChanged
-from revue.common.contracts.subjects import BusTopology
 from revue.common.db.sql_shape import SqlShapeError, StatementShape, shape_of, table_name
 
 log = structlog.get_logger("revue.db.query_cache")
@@ -290,13 +286,3 @@ class QueryResultCache:
             "size": len(self.l1),
             "l1": self.l1.stats(),
         }
-
-
-def follow_table_changes(
-    broker: NatsBroker, topology: BusTopology, cache: QueryResultCache
-) -> None:
-    """Every process with a query cache hears every commit (no queue group)."""
-
-    @broker.subscriber(topology.subject(subjects.DB_TABLE_CHANGED))
-    async def drop_changed(change: TableChanged) -> None:
-        cache.apply_table_change(change.tables)

@@ -15,26 +15,24 @@ import sys
 import asyncpg
 import orjson
 
-from revue.common.db.engine import asyncpg_dsn
+from revue.common.db.engine import asyncpg_dsn, create_engine
+from revue.query_optimizer.adapters.statistics import QueryStatistics
 from revue.query_optimizer.advisor.whatif import IndexSpec
 from revue.query_optimizer.settings import QueryOptimizerSettings
 from revue.query_optimizer.verify import verify
 
-RECOMMENDATION = "SELECT table_name, columns, fingerprints FROM qo_recommendations WHERE id = $1"
-EXAMPLES = "SELECT fingerprint, example FROM qo_query_stats WHERE fingerprint = ANY($1::text[])"
-
 
 async def run(recommendation: int, target_url: str | None, samples: int, keep: bool) -> int:
     settings = QueryOptimizerSettings()
-    source = await asyncpg.connect(asyncpg_dsn(settings.database_url))
+    engine = create_engine(settings)
     try:
-        row = await source.fetchrow(RECOMMENDATION, recommendation)
-        if row is None:
-            print(f"no recommendation {recommendation}", file=sys.stderr)
-            return 2
-        examples = [tuple(r) for r in await source.fetch(EXAMPLES, row["fingerprints"])]
+        row = await QueryStatistics(engine).recommendation(recommendation)
     finally:
-        await source.close()
+        await engine.dispose()
+    if row is None:
+        print(f"no recommendation {recommendation}", file=sys.stderr)
+        return 2
+    examples = row["examples"]
     target = await asyncpg.connect(asyncpg_dsn(target_url or settings.database_url))
     try:
         index = IndexSpec(row["table_name"], tuple(row["columns"]))

@@ -1,0 +1,1 @@
+"""What the query-optimizer reaches outside itself: its tables and their repository."""
