@@ -24,9 +24,9 @@ from pathlib import Path
 from load import wrk_get
 from peers import servestatic_tree
 
+from revue.cdn.adapters.asset_store import AssetStore
 from revue.cdn.ingest import ingest_directory
 from revue.cdn.policy import ResourceTypes
-from revue.cdn.store import AssetStore
 from revue.devkit.embedded.probes import free_port
 
 BUNDLE = "js/bootstrap.bundle.min.js"

@@ -32,10 +32,10 @@ from peers import servestatic_tree
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "services/cdn/tests"))
 from test_nginx import main_config
 
+from revue.cdn.adapters.asset_store import AssetStore
 from revue.cdn.ingest import ingest_directory
 from revue.cdn.nginx import brotli_module, nginx_config
 from revue.cdn.policy import ResourceTypes
-from revue.cdn.store import AssetStore
 from revue.devkit.embedded.probes import free_port
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"

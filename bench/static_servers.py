@@ -13,9 +13,9 @@ import uvicorn
 
 def app_for(kind: str, directory: Path):
     if kind == "revue":
+        from revue.cdn.adapters.asset_store import AssetStore
         from revue.cdn.origin import Origin
         from revue.cdn.policy import ResourceTypes
-        from revue.cdn.store import AssetStore
 
         origin = Origin(AssetStore(directory), ResourceTypes())
         origin.reload()

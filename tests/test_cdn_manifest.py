@@ -20,7 +20,7 @@ async def test_the_gateway_serves_the_current_manifest_anonymously(
     settings = make_settings(CdnSettings, database_url, cdn_store_dir=tmp_path / "store")
     cdn = cdn_app(settings, configure_process=False)
     async with contextlib.AsyncExitStack() as stack:
-        await stack.enter_async_context(cdn.api.router.lifespan_context(cdn.api))
+        await stack.enter_async_context(cdn.router.lifespan_context(cdn))
         client = await stack.enter_async_context(
             running(make_settings, database_url, analysis=False)
         )
@@ -32,7 +32,7 @@ async def test_the_gateway_serves_the_current_manifest_anonymously(
         (build / "js").mkdir(parents=True)
         (build / "js/app.js").write_text("export const answer = 42;\n" * 300)
         (build / "index.html").write_text("<!doctype html><title>Revue</title>\n")
-        deployment = await cdn.api.state.cdn.deployer.deploy_directory(build)
+        deployment = await cdn.state.service.deployer.deploy_directory(build)
 
         served = await client.get(MANIFEST, headers={"Accept-Encoding": "identity"})
         assert served.status_code == 200

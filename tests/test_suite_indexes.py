@@ -92,9 +92,9 @@ def tarball(files: dict[str, bytes]) -> bytes:
 
 
 @contextlib.asynccontextmanager
-async def in_process(app, lifespan_app=None):
+async def in_process(app):
     async with (
-        (lifespan_app or app).router.lifespan_context(lifespan_app or app),
+        app.router.lifespan_context(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://svc") as client,
     ):
         client.app = app
@@ -211,7 +211,7 @@ async def test_the_advisor_finds_nothing_missing_in_the_suites_own_migrations(
     )
     async with (
         in_process(optimizer),
-        in_process(cdn, cdn.api) as cdn_client,
+        in_process(cdn) as cdn_client,
         running(
             make_settings,
             database_url,

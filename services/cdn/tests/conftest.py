@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
+from revue.cdn.adapters.asset_store import AssetStore
 from revue.cdn.ingest import ingest_directory
 from revue.cdn.origin import Origin
 from revue.cdn.policy import ResourceTypes
-from revue.cdn.store import AssetStore
 
 
 def write_build(root: Path, version: str = "1") -> Path:

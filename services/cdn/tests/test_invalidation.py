@@ -7,9 +7,9 @@ import time
 import pytest
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from revue.cdn.invalidation.backends import CloudflarePurge, FastlyPurge, HttpPurge
+from revue.cdn.adapters.invalidations import InvalidationStore
+from revue.cdn.adapters.purge_backends import CloudflarePurge, FastlyPurge, HttpPurge
 from revue.cdn.invalidation.dispatcher import Invalidator
-from revue.cdn.invalidation.store import InvalidationStore
 from revue.common.contracts.events import RequestInvalidation
 from revue.common.db import migrations
 

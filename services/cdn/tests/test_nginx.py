@@ -16,13 +16,13 @@ import subprocess
 import httpx
 import pytest
 
+from revue.cdn.adapters.asset_store import AssetStore
 from revue.cdn.archive import ArchiveLimits
 from revue.cdn.compression import CompressionLevels
 from revue.cdn.ingest import IngestOptions, ingest_directory
 from revue.cdn.nginx import brotli_module, hash_sizes, nginx_config
 from revue.cdn.origin import Origin
 from revue.cdn.policy import ResourceTypes
-from revue.cdn.store import AssetStore
 from revue.devkit.embedded.probes import free_port
 from revue.devkit.testing.waiting import wait_until_sync
 

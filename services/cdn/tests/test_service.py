@@ -48,7 +48,7 @@ async def cdn(make_settings, database_url, tmp_path):
     )
     app = create_app(settings, configure_process=False)
     async with (
-        app.api.router.lifespan_context(app.api),
+        app.router.lifespan_context(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://cdn") as client,
     ):
         client.app = app
@@ -156,7 +156,7 @@ async def test_the_cli_deploys_a_directory_the_running_service_then_serves(
     cdn, tmp_path, service_env
 ):
     build = write_build(tmp_path / "cli-build")
-    command = [sys.executable, "-m", "revue.cdn.cli", "ingest", str(build)]
+    command = [sys.executable, "-m", "revue.cdn.entrypoints.cli", "ingest", str(build)]
     env = {**service_env, "CDN_STORE_DIR": str(tmp_path / "store")}
     process = await asyncio.create_subprocess_exec(
         *command, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
@@ -181,7 +181,7 @@ async def test_the_cli_deploys_a_directory_the_running_service_then_serves(
     await wait_until(purged, timeout=10, message="the CLI's invalidation purged by the service")
     refused = await asyncio.to_thread(
         subprocess.run,
-        [sys.executable, "-m", "revue.cdn.cli", "ingest", str(tmp_path / "missing")],
+        [sys.executable, "-m", "revue.cdn.entrypoints.cli", "ingest", str(tmp_path / "missing")],
         env=env, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert refused.returncode == 2 and "not a directory" in refused.stderr
@@ -237,7 +237,7 @@ async def test_glob_purges_expand_over_this_and_earlier_deployments_and_unmatche
     body = answer.json()
     assert body["patterns"] == ["/assets/js/app.*.js"]
     assert body["unmatched_patterns"] == ["/static/nothing/*.js"]
-    cdn_app = cdn.app.api.state.cdn
+    cdn_app = cdn.app.state.service
     known = cdn_app.invalidator.known_paths()
     hashed = [
         path for path in known if path.startswith("/assets/js/app.") and path != "/assets/js/app.js"
@@ -269,7 +269,7 @@ async def test_a_base_url_makes_the_manifest_and_the_cli_give_absolute_urls(
 
     def cli(*words):
         return subprocess.run(
-            [sys.executable, "-m", "revue.cdn.cli", *words],
+            [sys.executable, "-m", "revue.cdn.entrypoints.cli", *words],
             env=env, capture_output=True, text=True, timeout=120,
         )  # fmt: skip
 

@@ -61,9 +61,9 @@ def test_variants_are_kept_only_when_smaller_and_never_for_compressed_formats():
 
 def test_reingesting_an_unchanged_tree_compresses_only_what_it_rewrites(tmp_path, monkeypatch):
     from revue.cdn import ingest
+    from revue.cdn.adapters.asset_store import AssetStore
     from revue.cdn.ingest import ingest_directory
     from revue.cdn.policy import ResourceTypes
-    from revue.cdn.store import AssetStore
 
     from .conftest import write_build
 

@@ -16,16 +16,14 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import structlog
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine
 
+from revue.cdn.adapters.asset_store import AssetStore
+from revue.cdn.adapters.deployments import DeploymentLog
 from revue.cdn.archive import extract
 from revue.cdn.ingest import IngestOptions, Progress, ingest_directory
 from revue.cdn.invalidation.dispatcher import Invalidator
 from revue.cdn.origin import Origin
 from revue.cdn.policy import ResourceTypes
-from revue.cdn.store import AssetStore
-from revue.cdn.tables import deployments
 from revue.common.contracts.events import AssetPublished, RequestInvalidation
 
 log = structlog.get_logger("revue.cdn.deploy")
@@ -38,13 +36,13 @@ class Deployer:
         store: AssetStore,
         types: ResourceTypes,
         options: IngestOptions,
-        engine: AsyncEngine,
+        deployments: DeploymentLog,
         origin: Origin | None,
         invalidator: Invalidator,
         publish: Publish,
     ) -> None:
         self.store, self.types, self.options = store, types, options
-        self.engine = engine
+        self.deployments = deployments
         self.origin = origin
         self.invalidator = invalidator
         self.publish = publish
@@ -67,15 +65,12 @@ class Deployer:
         if self.origin is not None:  # None in the CLI: the service's origin reloads itself
             self.origin.reload()
         changed_urls = stale_urls(changed)
-        async with self.engine.begin() as connection:
-            await connection.execute(
-                deployments.insert().values(
-                    id=manifest.deployment,
-                    files=len(manifest.files),
-                    bytes=sum(entry.size for entry in manifest.files.values()),
-                    changed_paths=changed,
-                )
-            )
+        await self.deployments.record(
+            manifest.deployment,
+            len(manifest.files),
+            sum(entry.size for entry in manifest.files.values()),
+            changed,
+        )
         await self.publish(
             AssetPublished(deployment_id=manifest.deployment, changed_paths=changed_urls)
         )
@@ -94,13 +89,6 @@ class Deployer:
             "invalidation": str(request.request_id),
             "manifest_url": "/assets/manifest.json",
         }
-
-    async def history(self, limit: int = 50) -> list[dict]:
-        async with self.engine.connect() as connection:
-            rows = await connection.execute(
-                select(deployments).order_by(deployments.c.id.desc()).limit(limit)
-            )
-            return [dict(row) for row in rows.mappings()]
 
 
 def stale_urls(changed: list[str]) -> list[str]:

@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
+from revue.cdn.adapters.asset_store import AssetStore
 from revue.cdn.archive import ArchiveLimits, UnsafeArchiveError
 from revue.cdn.compression import CompressionLevels, compress_variants
 from revue.cdn.manifest import AssetEntry, Manifest, Variant
 from revue.cdn.policy import ResourceTypes, content_type
-from revue.cdn.store import AssetStore
 from revue.cdn.versioning import content_hash, hashed_path, rewrite_css
 
 Progress = Callable[[int, int, str], None]  # done, total, path

@@ -28,6 +28,7 @@ from urllib.parse import parse_qs
 from prometheus_client import Counter, Gauge
 from starlette.types import Receive, Scope, Send
 
+from revue.cdn.adapters.asset_store import AssetStore
 from revue.cdn.manifest import AssetEntry, Manifest
 from revue.cdn.negotiation import (
     RangeNotSatisfiable,
@@ -38,7 +39,6 @@ from revue.cdn.negotiation import (
     parse_ranges,
 )
 from revue.cdn.policy import CachePolicy, ResourceTypes
-from revue.cdn.store import AssetStore
 from revue.cdn.versioning import content_hash
 
 PREFIX = "/assets/"

@@ -7,6 +7,9 @@ from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr
 
+from revue.cdn.archive import ArchiveLimits
+from revue.cdn.compression import CompressionLevels
+from revue.cdn.ingest import IngestOptions
 from revue.cdn.policy import CachePolicy
 from revue.common.settings import ServiceSettings
 
@@ -56,3 +59,13 @@ class CdnSettings(ServiceSettings):
     cdn_purge_burst: int | None = Field(default=None, ge=1)
     cdn_invalidation_window: float = Field(default=1.0, ge=0, le=60)
     cdn_invalidation_retry_interval: float = Field(default=5.0, gt=0, le=3600)
+
+    def ingest_options(self) -> IngestOptions:
+        return IngestOptions(
+            compression=self.cdn_compression_enabled,
+            levels=CompressionLevels(self.cdn_brotli_quality, self.cdn_gzip_level),
+            limits=ArchiveLimits(
+                self.cdn_max_files, self.cdn_max_total_bytes, self.cdn_max_compression_ratio
+            ),
+            base_url=self.cdn_base_url,
+        )

@@ -21,9 +21,9 @@ from dataclasses import replace
 import structlog
 from prometheus_client import Counter, Gauge
 
-from revue.cdn.invalidation.backends import PurgeBackend, PurgeRejectedError
+from revue.cdn.adapters.invalidations import InvalidationStore
+from revue.cdn.adapters.purge_backends import PurgeBackend, PurgeRejectedError
 from revue.cdn.invalidation.plan import plan
-from revue.cdn.invalidation.store import InvalidationStore
 from revue.common.contracts.errors import CircuitOpenError, RetryExhaustedError, RevueError
 from revue.common.contracts.events import InvalidationCompleted, RequestInvalidation
 from revue.common.resilience import CircuitBreaker, RetryPresets, TokenBucket, retry_async

@@ -14,7 +14,7 @@ import fnmatch
 from collections.abc import Iterable
 from typing import Any
 
-from revue.cdn.invalidation.backends import Batch, Kind
+from revue.cdn.adapters.purge_backends import Batch, Kind
 
 
 def plan(

@@ -1,7 +1,9 @@
-"""The cdn service's REST API: deployments, invalidations (seed API), nginx config.
+"""The cdn's HTTP entry points: the asset origin first, then the admin API.
 
-Assets themselves are served by the origin (`/assets/...`), not from here.
-Everything but the manifest needs the operators' bearer token.
+`/assets/...` is answered by the origin (`OriginFirst`, the app's front door)
+before FastAPI sees the request: serving a file needs none of the API's
+machinery. The REST API (deployments, invalidations as in seed 001, the nginx
+config) needs the operators' bearer token, all but the manifest.
 """
 
 from __future__ import annotations
@@ -13,39 +15,37 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, HTTPException, Request
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from revue.cdn.archive import UnsafeArchiveError
-from revue.cdn.deploy import Deployer
-from revue.cdn.invalidation.dispatcher import Invalidator, is_pattern
-from revue.cdn.nginx import brotli_choice, nginx_config
-from revue.cdn.settings import CdnSettings
-from revue.cdn.store import AssetStore
-from revue.common.contracts.events import AssetPath, RequestInvalidation, ShortText
+from revue.cdn.origin import PREFIX, Origin
+from revue.cdn.services import CdnError, CdnService
+from revue.common.contracts.events import AssetPath, ShortText
 from revue.common.settings import MIN_SECRET_BYTES, configured_secret
+
+
+class OriginFirst:
+    """The front door: `/assets/...` to the origin, everything else to FastAPI."""
+
+    def __init__(self, app: ASGIApp, origin: Origin) -> None:
+        self.app = app
+        self.origin = origin
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["path"].startswith(PREFIX):
+            await self.origin(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
 
 router = APIRouter(prefix="/api/v1/cdn", tags=["cdn"])
 bearer = HTTPBearer(auto_error=False, description="CDN_ADMIN_TOKEN")
 
 
-class Cdn:
-    """What the routes need, built once in app.py."""
-
-    def __init__(
-        self, settings: CdnSettings, store: AssetStore, deployer: Deployer, invalidator: Invalidator
-    ) -> None:
-        self.settings, self.store, self.deployer, self.invalidator = (
-            settings,
-            store,
-            deployer,
-            invalidator,
-        )
-
-
-def cdn(request: Request) -> Cdn:
-    return request.app.state.cdn
+def cdn(request: Request) -> CdnService:
+    return request.app.state.service
 
 
 async def operator(
@@ -66,7 +66,7 @@ async def operator(
 
 
 Operator = Depends(operator)
-Context = Annotated[Cdn, Depends(cdn)]
+Context = Annotated[CdnService, Depends(cdn)]
 
 
 class InvalidationRequest(BaseModel):
@@ -101,69 +101,45 @@ async def upload_deployment(request: Request, context: Context) -> dict[str, Any
         spool.flush()
         if received == 0:
             raise HTTPException(422, "empty upload: send the archive as the request body")
-        try:
-            return await context.deployer.deploy_archive(Path(spool.name))
-        except UnsafeArchiveError as error:
-            raise HTTPException(422, f"archive refused: {error}") from error
+        return await context.deploy_archive(Path(spool.name))
 
 
 @router.get("/deployments", dependencies=[Operator], summary="Deployments, newest first")
 async def list_deployments(context: Context) -> list[dict[str, Any]]:
-    return await context.deployer.history()
+    return await context.deployments()
 
 
 @router.get("/manifest", summary="The current deployment's manifest")
 async def manifest(context: Context) -> dict[str, Any]:
-    current = context.store.current()
-    if current is None:
-        raise HTTPException(404, "nothing deployed yet")
-    return current.model_dump()
+    return context.manifest()
 
 
 @router.post(
     "/invalidations", status_code=202, dependencies=[Operator], summary="Queue an invalidation"
 )
 async def queue_invalidation(body: InvalidationRequest, context: Context) -> dict[str, Any]:
-    if not (body.paths or body.patterns or body.surrogate_keys):
-        raise HTTPException(422, "name at least one path, pattern or surrogate key")
-    # Glob patterns among the paths are patterns too (`/assets/js/app.*.js`, as in the seed).
-    paths = [path for path in body.paths if not is_pattern(path)]
-    patterns = [*body.patterns, *(path for path in body.paths if is_pattern(path))]
-    request, unmatched = context.invalidator.matched(
-        RequestInvalidation(**{**body.model_dump(), "paths": paths, "patterns": patterns})
+    return await context.queue_invalidation(
+        list(body.paths), list(body.patterns), list(body.surrogate_keys), body.soft
     )
-    if not (request.paths or request.patterns or request.surrogate_keys):
-        raise HTTPException(422, f"no deployed path matches {', '.join(unmatched)}: nothing sent")
-    await context.invalidator.request(request)
-    return {
-        "request_id": str(request.request_id),
-        "status": "pending",
-        "patterns": request.patterns,
-        "unmatched_patterns": unmatched,
-    }
 
 
 @router.post(
     "/invalidations/all", status_code=202, dependencies=[Operator], summary="Invalidate everything"
 )
 async def invalidate_all(context: Context, soft: bool = False) -> dict[str, str]:
-    request = await context.invalidator.invalidate_all(soft=soft)
-    return {"request_id": str(request.request_id), "status": "pending"}
+    return await context.invalidate_all(soft)
 
 
 @router.get("/invalidations/pending", dependencies=[Operator], summary="Paths waiting to be purged")
 async def pending(context: Context) -> dict[str, Any]:
-    return {"paths": await context.invalidator.get_pending_invalidations()}
+    return {"paths": await context.pending_paths()}
 
 
 @router.get(
     "/invalidations/{request_id}", dependencies=[Operator], summary="One invalidation request"
 )
 async def invalidation(request_id: UUID, context: Context) -> dict[str, Any]:
-    row = await context.invalidator.store.get(request_id)
-    if row is None:
-        raise HTTPException(404, "no such invalidation")
-    return row
+    return await context.invalidation(request_id)
 
 
 @router.get(
@@ -173,13 +149,10 @@ async def invalidation(request_id: UUID, context: Context) -> dict[str, Any]:
     summary="nginx configuration",
 )
 async def nginx(context: Context) -> str:
-    current = context.store.current()
-    if current is None:
-        raise HTTPException(404, "nothing deployed yet")
-    return nginx_config(
-        current,
-        context.store.root,
-        context.deployer.types,
-        origin=f"127.0.0.1:{context.settings.port}",
-        brotli=brotli_choice(context.settings.cdn_nginx_brotli),
-    )
+    return context.nginx_conf()
+
+
+async def cdn_error(_: Request, error: Exception) -> JSONResponse:
+    """A use case's refusal, in FastAPI's own error shape."""
+    assert isinstance(error, CdnError)
+    return JSONResponse({"detail": error.detail}, status_code=error.status)

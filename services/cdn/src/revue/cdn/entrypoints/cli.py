@@ -20,15 +20,16 @@ import nats
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from revue.cdn.app import ingest_options, purge_backend
+from revue.cdn.adapters.asset_store import AssetStore
+from revue.cdn.adapters.deployments import DeploymentLog
+from revue.cdn.adapters.invalidations import InvalidationStore
+from revue.cdn.adapters.purge_backends import purge_backend_for
 from revue.cdn.archive import UnsafeArchiveError
 from revue.cdn.deploy import Deployer
 from revue.cdn.invalidation.dispatcher import Invalidator
-from revue.cdn.invalidation.store import InvalidationStore
 from revue.cdn.nginx import brotli_choice, nginx_config
 from revue.cdn.policy import ResourceTypes
 from revue.cdn.settings import CdnSettings
-from revue.cdn.store import AssetStore
 from revue.common.bus.publish import publish_event
 from revue.common.contracts import subjects
 from revue.common.contracts.events import AssetPublished, InvalidationCompleted
@@ -50,8 +51,18 @@ async def ingest(source: Path, settings: CdnSettings) -> dict:
         """Purging is the running service's job; this process only queues."""
 
     # The invalidator only stores the request here; the service's loop purges it.
-    invalidator = Invalidator(purge_backend(settings), InvalidationStore(engine), not_here, list)
-    deployer = Deployer(store, types, ingest_options(settings), engine, None, invalidator, publish)
+    invalidator = Invalidator(
+        purge_backend_for(settings), InvalidationStore(engine), not_here, list
+    )
+    deployer = Deployer(
+        store,
+        types,
+        settings.ingest_options(),
+        DeploymentLog(engine),
+        None,
+        invalidator,
+        publish,
+    )
     try:
         with Progress(
             TextColumn("[bold]ingest"), BarColumn(), MofNCompleteColumn(),

@@ -11,7 +11,7 @@ from sqlalchemy import literal_column, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from revue.cdn.tables import invalidations
+from revue.cdn.adapters.tables import invalidations
 from revue.common.contracts.events import RequestInvalidation
 
 # Inline, not a bound parameter: only the literal matches the partial index's

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 from urllib.parse import quote
 
 import httpx
@@ -22,6 +22,10 @@ import httpx
 from revue.common.contracts.errors import RevueError
 
 Kind = Literal["paths", "patterns", "keys", "everything"]
+
+
+if TYPE_CHECKING:
+    from revue.cdn.settings import CdnSettings
 
 
 class PurgeUnavailableError(RevueError):
@@ -208,3 +212,26 @@ class CloudflarePurge(_HttpBackend):
 def glob_to_regex(pattern: str) -> str:
     """`/assets/app.*.js` -> `^/assets/app\\..*\\.js$` (for BAN)."""
     return "^" + ".*".join(re.escape(part) for part in pattern.split("*")) + "$"
+
+
+def purge_backend_for(settings: CdnSettings) -> PurgeBackend:
+    """The back end `CDN_PURGE_BACKEND` names, paced as configured."""
+    token = settings.cdn_purge_token.get_secret_value() if settings.cdn_purge_token else ""
+    pacing = {
+        key: value
+        for key, value in (("rate", settings.cdn_purge_rate), ("burst", settings.cdn_purge_burst))
+        if value is not None
+    }
+    if settings.cdn_purge_backend == "purge":
+        return HttpPurge(settings.cdn_purge_url, **pacing)
+    if settings.cdn_purge_backend == "fastly":
+        return FastlyPurge(settings.cdn_purge_url, settings.cdn_purge_service_id, token, **pacing)
+    if settings.cdn_purge_backend == "cloudflare":
+        return CloudflarePurge(
+            settings.cdn_purge_url,
+            settings.cdn_purge_service_id,
+            token,
+            settings.cdn_public_url,
+            **pacing,
+        )
+    return OriginOnly()

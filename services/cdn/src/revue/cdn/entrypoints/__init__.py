@@ -1,0 +1,1 @@
+"""How requests reach the cdn: the origin and admin API (HTTP), the bus, the `revue-cdn` command."""
