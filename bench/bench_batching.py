@@ -13,8 +13,8 @@ import asyncio
 import statistics
 import time
 
+from revue.analysis.adapters.providers.builtin import BuiltinProvider
 from revue.analysis.engine import AnalysisEngine
-from revue.analysis.providers.builtin import BuiltinProvider
 from revue.analysis.settings import AnalysisSettings
 from revue.common.contracts.events import RunAnalysis
 

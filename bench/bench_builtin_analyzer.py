@@ -25,8 +25,8 @@ from pathlib import Path
 
 from peers import install_peer
 
-from revue.analysis.providers import AnalysisInput
-from revue.analysis.providers.builtin import BuiltinProvider
+from revue.analysis.adapters.providers import AnalysisInput
+from revue.analysis.adapters.providers.builtin import BuiltinProvider
 
 ROOT = Path(__file__).resolve().parents[1]
 BANDIT_EXAMPLES = ROOT.parent / "shared" / "corpora" / "bandit-examples"

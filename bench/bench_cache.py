@@ -18,8 +18,8 @@ import uuid
 from infra import ROOT
 from redis.asyncio import Redis
 
+from revue.analysis.adapters.providers.builtin import BuiltinProvider
 from revue.analysis.engine import AnalysisEngine
-from revue.analysis.providers.builtin import BuiltinProvider
 from revue.analysis.settings import AnalysisSettings
 from revue.common.cache import AIResultCache, CacheConfig
 from revue.common.contracts.events import RunAnalysis

@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator, Sequence
 
 import httpx
 
+from revue.analysis.adapters.providers.builtin import BuiltinProvider
 from revue.analysis.app import create_app as analysis_app
-from revue.analysis.providers.builtin import BuiltinProvider
 from revue.analysis.settings import AnalysisSettings
 from revue.cache.app import create_app as cache_app
 from revue.cache.settings import CacheSettings

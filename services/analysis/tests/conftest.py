@@ -2,7 +2,7 @@
 
 import pytest
 
-from revue.analysis.providers.builtin import BuiltinProvider
+from revue.analysis.adapters.providers.builtin import BuiltinProvider
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,7 @@ of its own (a test function could not be sent to another process).
 
 import time
 
-from revue.analysis.providers.builtin.static_checks import check_many
+from revue.analysis.adapters.providers.builtin.static_checks import check_many
 
 MARKER = "# spin-forever"
 

@@ -8,8 +8,8 @@ the builtin analyzer; this wrapper only adds what the tests need to cause
 import asyncio
 from collections.abc import Sequence
 
-from revue.analysis.providers import AnalysisInput
-from revue.analysis.providers.builtin import BuiltinProvider
+from revue.analysis.adapters.providers import AnalysisInput
+from revue.analysis.adapters.providers.builtin import BuiltinProvider
 from revue.common.contracts.errors import ProviderError, RetryableProviderError
 from revue.common.contracts.events import AnalysisResult
 

@@ -13,8 +13,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from providers import FaultInjectingProvider
 
+from revue.analysis.adapters.providers.builtin import BuiltinProvider
 from revue.analysis.app import create_app
-from revue.analysis.providers.builtin import BuiltinProvider
 from revue.analysis.settings import AnalysisSettings
 from revue.common.service import serve
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from revue.analysis.providers import AnalysisInput
+from revue.analysis.adapters.providers import AnalysisInput
 from revue.common.contracts.languages import EXTENSIONS, SUPPORTED_LANGUAGES
 
 CORPUS = Path(__file__).parent / "corpus"

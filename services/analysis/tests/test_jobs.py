@@ -74,7 +74,7 @@ async def test_a_batch_of_jobs_across_priorities_completes_exactly_once_each(
         )
         events = topology.stream("ANALYSIS_EVENTS")
         await wait_until(lambda: _equals(stream_messages(js, events), 50), timeout=10)
-        stats = await app.state.jobs["worker"].queue_stats()
+        stats = await app.state.service.job_worker.queue_stats()
     assert stats["completed"] == 50
     assert stats["submitted"] == 50
     assert stats["queue"] == {"pending": 0, "running": 0}

@@ -2,9 +2,9 @@
 
 import pytest
 
+from revue.analysis.adapters.providers import AnalysisInput
+from revue.analysis.adapters.providers.openai import OpenAIProvider
 from revue.analysis.engine import AnalysisEngine
-from revue.analysis.providers import AnalysisInput
-from revue.analysis.providers.openai import OpenAIProvider
 from revue.analysis.settings import AnalysisSettings
 from revue.common.contracts.errors import ProviderRejectedError, RetryableProviderError
 from revue.common.contracts.events import RunAnalysis

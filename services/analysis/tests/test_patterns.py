@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from revue.analysis.providers.builtin.patterns import RULES, match_lines
+from revue.analysis.adapters.providers.builtin.patterns import RULES, match_lines
 
 LINE = 100_000
 SECONDS_PER_MEGABYTE = 2.0  # a linear rule takes milliseconds here

@@ -12,8 +12,8 @@ from revue.devkit.testing.waiting import wait_until_sync
 SERVICE = """
 import asyncio
 
-from revue.analysis.providers import AnalysisInput
-from revue.analysis.providers.builtin import BuiltinProvider
+from revue.analysis.adapters.providers import AnalysisInput
+from revue.analysis.adapters.providers.builtin import BuiltinProvider
 
 async def main() -> None:
     provider = BuiltinProvider(processes=2)

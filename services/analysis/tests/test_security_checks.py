@@ -2,7 +2,7 @@
 
 import pytest
 
-from revue.analysis.providers.builtin.security_checks import security_findings
+from revue.analysis.adapters.providers.builtin.security_checks import security_findings
 
 CASES = [
     ("S502", "import ssl\nssl.wrap_socket(ssl_version=ssl.PROTOCOL_SSLv3)\n",

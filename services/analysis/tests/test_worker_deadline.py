@@ -12,8 +12,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from revue.analysis.providers import AnalysisInput
-from revue.analysis.providers.builtin import BuiltinProvider
+from revue.analysis.adapters.providers import AnalysisInput
+from revue.analysis.adapters.providers.builtin import BuiltinProvider
 from revue.common.contracts.errors import AnalysisTimeoutError
 from revue.common.contracts.events import AnalysisResult
 from revue.devkit.testing.waiting import wait_until

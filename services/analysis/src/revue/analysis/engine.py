@@ -15,7 +15,7 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import replace
 
-from revue.analysis.providers import AnalysisInput, Provider
+from revue.analysis.adapters.providers import AnalysisInput, Provider
 from revue.analysis.settings import AnalysisSettings
 from revue.common.cache import AIResultCache
 from revue.common.concurrency.batching import BatchConfig, BatchProcessor

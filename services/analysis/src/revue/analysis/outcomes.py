@@ -20,7 +20,7 @@ import structlog
 from faststream.nats import NatsBroker
 from opentelemetry import trace
 
-from revue.analysis.store import AnalysisStore, Outcome
+from revue.analysis.adapters.sessions import AnalysisStore, Outcome
 from revue.common.bus.confirmed_publish import Outgoing, publish_confirmed
 from revue.common.bus.publish import publish_event
 from revue.common.concurrency.batching import BatchConfig, BatchProcessor

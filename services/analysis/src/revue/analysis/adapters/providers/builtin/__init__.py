@@ -21,11 +21,11 @@ from collections.abc import Callable, Sequence
 
 import lizard
 
-from revue.analysis.providers import AnalysisInput
-from revue.analysis.providers.builtin.findings import finalize
-from revue.analysis.providers.builtin.ruff_check import RuffChecker
-from revue.analysis.providers.builtin.static_checks import check_many
-from revue.analysis.providers.builtin.workers import (
+from revue.analysis.adapters.providers import AnalysisInput
+from revue.analysis.adapters.providers.builtin.findings import finalize
+from revue.analysis.adapters.providers.builtin.ruff_check import RuffChecker
+from revue.analysis.adapters.providers.builtin.static_checks import check_many
+from revue.analysis.adapters.providers.builtin.workers import (
     DeadlineExceededError,
     DeadlineWorkers,
     WorkerCrashedError,

@@ -21,8 +21,8 @@ import orjson
 import structlog
 from pydantic import BaseModel, Field, ValidationError
 
-from revue.analysis.providers import AnalysisInput
-from revue.analysis.providers.builtin.findings import finalize
+from revue.analysis.adapters.providers import AnalysisInput
+from revue.analysis.adapters.providers.builtin.findings import finalize
 from revue.analysis.settings import AnalysisSettings
 from revue.common.contracts.errors import (
     ProviderError,

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 import lizard
 
-from revue.analysis.providers.builtin.patterns import match_lines
-from revue.analysis.providers.builtin.security_checks import security_findings
+from revue.analysis.adapters.providers.builtin.patterns import match_lines
+from revue.analysis.adapters.providers.builtin.security_checks import security_findings
 from revue.common.contracts.events import Finding
 from revue.common.contracts.languages import EXTENSIONS, RULE_GROUPS
 

@@ -15,7 +15,7 @@ import orjson
 import structlog
 from ruff.__main__ import find_ruff_bin
 
-from revue.analysis.providers import AnalysisInput
+from revue.analysis.adapters.providers import AnalysisInput
 from revue.common.contracts.errors import RetryableProviderError
 from revue.common.contracts.events import Finding
 from revue.common.contracts.languages import RULE_GROUPS

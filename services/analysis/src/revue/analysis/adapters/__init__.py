@@ -1,0 +1,1 @@
+"""What the analysis service reaches outside itself: tables, repository, AI providers."""
