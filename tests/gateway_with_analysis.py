@@ -105,14 +105,14 @@ async def login(client: httpx.AsyncClient, email: str | None = None) -> dict[str
 
 async def login_admin(client: httpx.AsyncClient, email: str) -> dict[str, str]:
     """A new account made administrator the operator's way (`revue-gateway admin grant`)."""
-    from revue.gateway.admin import set_admin
+    from revue.gateway.adapters.accounts import Accounts
 
     registered = await client.post(
         "/api/v1/auth/register",
         json={"email": email, "password": PASSWORD, "full_name": "Suite Admin"},
     )
     assert registered.status_code == 201, registered.text
-    await set_admin(gateway_of(client).db, email, True)
+    await Accounts(gateway_of(client).db).set_admin(email, True)
     token = await client.post("/api/v1/auth/token", json={"email": email, "password": PASSWORD})
     return {"Authorization": f"Bearer {token.json()['access_token']}"}
 

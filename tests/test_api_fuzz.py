@@ -87,7 +87,7 @@ def live_gateway(test_servers, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def admin_token(live_gateway):
-    from revue.gateway.admin import set_admin
+    from revue.gateway.adapters.accounts import Accounts
 
     url, database_url = live_gateway
     email = f"fuzz-{uuid.uuid4().hex[:8]}@example.com"
@@ -100,7 +100,7 @@ def admin_token(live_gateway):
         async def grant() -> None:
             engine = create_engine(ServiceSettings(database_url=database_url))
             try:
-                await set_admin(engine, email, True)
+                await Accounts(engine).set_admin(email, True)
             finally:
                 await engine.dispose()
 

@@ -12,9 +12,9 @@ from sqlalchemy import insert
 from revue.common.db import migrations
 from revue.common.db.engine import create_engine
 from revue.common.settings import ServiceSettings
+from revue.gateway.adapters.tables import users
 from revue.gateway.app import create_app
 from revue.gateway.settings import GatewaySettings
-from revue.gateway.tables import users
 
 PASSWORD = "Correct-Horse-Battery-9"
 SECRET = "test-secret-" + "x" * 40

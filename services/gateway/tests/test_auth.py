@@ -188,18 +188,18 @@ async def test_logout_revokes_the_family_of_the_token_it_is_given(client):
 async def test_admin_emails_no_longer_make_an_admin_and_an_operator_grants_the_role(
     gateway_settings, engine
 ):
-    from revue.gateway.admin import set_admin
+    from revue.gateway.adapters.accounts import Accounts
 
     async with serving(gateway_settings()) as client:
         tokens = await tokens_for(client)
         headers = {"Authorization": f"Bearer {tokens['access_token']}"}
         admin_route = "/api/v1/query-optimizer/recommendations"
         assert (await client.get(admin_route, headers=headers)).status_code == 403
-        await set_admin(engine, tokens["email"], True)
+        await Accounts(engine).set_admin(tokens["email"], True)
         # The same access token: the role is read from the database, not the token.
         granted = await client.get(admin_route, headers=headers)
         assert granted.status_code == 503, granted.text  # past auth; no optimizer running
-        await set_admin(engine, tokens["email"], False)
+        await Accounts(engine).set_admin(tokens["email"], False)
         assert (await client.get(admin_route, headers=headers)).status_code == 403
 
 
@@ -213,7 +213,7 @@ async def test_the_admin_command_grants_revokes_and_lists(gateway_settings, gate
 
     def admin(*words):
         return subprocess.run(
-            [sys.executable, "-m", "revue.gateway.admin", "admin", *words],
+            [sys.executable, "-m", "revue.gateway.entrypoints.cli", "admin", *words],
             env=env,
             capture_output=True,
             text=True,

@@ -8,7 +8,7 @@ import pytest
 
 from revue.common.db.engine import asyncpg_dsn
 from revue.common.db.query_monitor import QueryMonitor
-from revue.gateway.job_store import JobStore
+from revue.gateway.adapters.jobs import JobStore
 
 from .conftest import finished, new_user
 

@@ -5,11 +5,11 @@ import asyncio
 import pytest
 from redis.asyncio import Redis
 
+from revue.gateway.adapters.rate_limiter import GcraRateLimiter, Policy
 from revue.gateway.rate_leases import LeasedRateLimiter
-from revue.gateway.ratelimit import Policy, RateLimiter
 
 
-class CountingLimiter(RateLimiter):
+class CountingLimiter(GcraRateLimiter):
     """The real GCRA limiter, counting its Redis round trips."""
 
     calls = 0
@@ -44,8 +44,8 @@ async def test_a_busy_client_costs_a_fraction_of_the_round_trips(exact):
 
 async def test_two_gateways_never_allow_more_than_the_limit(redis, redis_prefix):
     policy = Policy("default", per_minute=60, burst=50)
-    first = LeasedRateLimiter(RateLimiter(redis, prefix=redis_prefix), max_lease=16)
-    second = LeasedRateLimiter(RateLimiter(redis, prefix=redis_prefix), max_lease=16)
+    first = LeasedRateLimiter(GcraRateLimiter(redis, prefix=redis_prefix), max_lease=16)
+    second = LeasedRateLimiter(GcraRateLimiter(redis, prefix=redis_prefix), max_lease=16)
     decisions = await asyncio.gather(
         *((first if n % 2 else second).check(policy, "client") for n in range(200))
     )

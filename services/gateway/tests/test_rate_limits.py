@@ -94,7 +94,7 @@ async def test_a_client_written_forwarded_for_does_not_escape_the_anonymous_limi
 
 
 async def test_two_trusted_proxies_count_the_address_two_from_the_right(gateway_settings):
-    from revue.gateway.principal import client_address
+    from revue.gateway.entrypoints.http.principal import client_address
 
     class Request:
         client = type("Peer", (), {"host": "192.0.2.1"})()

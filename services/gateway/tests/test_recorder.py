@@ -4,7 +4,7 @@ import uuid
 
 from prometheus_client import REGISTRY
 
-from revue.gateway.job_store import JobStore
+from revue.gateway.adapters.jobs import JobStore
 from revue.gateway.recorder import ResultRecorder
 
 from .conftest import finished, new_user

@@ -5,7 +5,7 @@ import asyncio
 import pytest
 
 from revue.devkit.testing.waiting import wait_until
-from revue.gateway.request_groups import Grouping, RequestGroups
+from revue.gateway.adapters.request_groups import Grouping, RequestGroups
 
 
 class Wire:

@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["admin"]:
         # The gateway owns the users table: its own command does the work.
-        command = [sys.executable, "-m", "revue.gateway.admin", *argv]
+        command = [sys.executable, "-m", "revue.gateway.entrypoints.cli", *argv]
         return subprocess.run(command, check=False).returncode  # noqa: S603 - our own module
     added = added_commands()
     if argv[:1] and argv[0] in added:

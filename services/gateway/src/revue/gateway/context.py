@@ -12,12 +12,13 @@ from revue.common.bus.jobs import JobSubmitter
 from revue.common.cache import AIResultCache
 from revue.common.contracts.events import AnalyzerIdentity
 from revue.common.service import ServiceRuntime
-from revue.gateway.analysis_client import AnalysisClient
-from revue.gateway.job_store import JobStore
+from revue.gateway.adapters.accounts import Accounts
+from revue.gateway.adapters.analysis_client import AnalysisClient
+from revue.gateway.adapters.jobs import JobStore
+from revue.gateway.adapters.rate_limiter import Policy
+from revue.gateway.adapters.refresh_tokens import RefreshTokens
 from revue.gateway.rate_leases import LeasedRateLimiter
-from revue.gateway.ratelimit import Policy
 from revue.gateway.recorder import ResultRecorder
-from revue.gateway.refresh_tokens import RefreshTokens
 from revue.gateway.response_cache import ResponseCache
 from revue.gateway.security import Passwords, Tokens
 from revue.gateway.settings import GatewaySettings
@@ -34,6 +35,7 @@ class Gateway:
     tokens: Tokens
     analysis: AnalysisClient
     jobs: JobStore
+    accounts: Accounts
     recorder: ResultRecorder
     cache: AIResultCache
     responses: ResponseCache

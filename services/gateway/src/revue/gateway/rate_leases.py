@@ -27,7 +27,7 @@ import math
 import time
 from dataclasses import dataclass, field, replace
 
-from revue.gateway.ratelimit import Decision, Policy, RateLimiter
+from revue.gateway.adapters.rate_limiter import Decision, GcraRateLimiter, Policy
 
 MAX_KEYS = 10_000  # leases kept per gateway; lapsed ones go first
 # A lease is at most this fraction of the burst: what one gateway holds unused
@@ -47,7 +47,9 @@ class _Lease:
 
 
 class LeasedRateLimiter:
-    def __init__(self, limiter: RateLimiter, max_lease: int = 32, horizon: float = 0.05) -> None:
+    def __init__(
+        self, limiter: GcraRateLimiter, max_lease: int = 32, horizon: float = 0.05
+    ) -> None:
         if max_lease < 1:
             raise ValueError("max_lease must be at least 1")
         self.limiter = limiter

@@ -19,7 +19,7 @@ from typing import Any
 import structlog
 from prometheus_client import Counter, Gauge
 
-from revue.gateway.job_store import JobStore
+from revue.gateway.adapters.jobs import JobStore
 
 log = structlog.get_logger("revue.gateway.recorder")
 Written = Callable[[list[dict[str, Any]]], Awaitable[None]]

@@ -17,6 +17,7 @@ import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
 import jwt
 from argon2 import PasswordHasher as Argon2Hasher
@@ -44,6 +45,16 @@ class Passwords:
 
         matched = await asyncio.to_thread(check)
         return matched and stored_hash is not None
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: from a verified access token or API key."""
+
+    user_id: UUID
+    email: str
+    is_admin: bool
+    via: str  # "token" or "api_key"
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,9 @@ from typing import Any, Literal
 from fastapi import APIRouter
 from pydantic import BaseModel
 
+from revue.gateway.entrypoints.http.principal import BatchUser, Context, Principal
 from revue.gateway.errors import ApiError, ErrorResponse, validation_success_total
-from revue.gateway.principal import BatchUser, Context, Principal
-from revue.gateway.routes.analyses import analyze_now, job_row, to_run
+from revue.gateway.services import analyze_now, job_row, to_run
 from revue.gateway.validation import BatchAnalysisRequest, BatchGetRequest, BatchItem, parse_uuid
 from revue.gateway.views import parse_fields, select_fields, view_of
 

@@ -13,9 +13,9 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from revue.common.contracts import subjects
+from revue.gateway.adapters.bus_client import ask_raw
+from revue.gateway.entrypoints.http.principal import Anonymous, Context
 from revue.gateway.errors import ApiError, ErrorResponse
-from revue.gateway.principal import Anonymous, Context
-from revue.gateway.routes.operations import ask_raw
 from revue.gateway.views import none_match, strong_etag
 
 router = APIRouter(prefix="/api/v1/cdn", tags=["cdn"])

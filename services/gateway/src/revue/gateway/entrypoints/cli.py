@@ -17,46 +17,22 @@ import argparse
 import asyncio
 import sys
 
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from revue.common.db.engine import create_engine
+from revue.gateway.adapters.accounts import Accounts, NoSuchUserError
 from revue.gateway.settings import GatewaySettings
-from revue.gateway.tables import users
-
-
-class NoSuchUserError(LookupError):
-    pass
-
-
-async def set_admin(engine: AsyncEngine, email: str, is_admin: bool) -> None:
-    """Grant or revoke the administrator role of an existing account."""
-    async with engine.begin() as connection:
-        result = await connection.execute(
-            update(users).where(users.c.email == email.strip().lower()).values(is_admin=is_admin)
-        )
-    if result.rowcount == 0:
-        raise NoSuchUserError(f"no account with the email {email!r}")
-
-
-async def administrators(engine: AsyncEngine) -> list[str]:
-    async with engine.connect() as connection:
-        rows = await connection.execute(
-            select(users.c.email).where(users.c.is_admin).order_by(users.c.email)
-        )
-        return [row.email for row in rows]
 
 
 async def run(command: str, email: str | None, settings: GatewaySettings) -> int:
     engine = create_engine(settings)
+    accounts = Accounts(engine)
     try:
         if command == "list":
-            for address in await administrators(engine):
+            for address in await accounts.administrators():
                 print(address)
             return 0
         assert email is not None
         try:
-            await set_admin(engine, email, command == "grant")
+            await accounts.set_admin(email, command == "grant")
         except NoSuchUserError as error:
             print(error, file=sys.stderr)
             return 1

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from fastapi import APIRouter, Response
 from pydantic import BaseModel
-from sqlalchemy import func, select, update
-from sqlalchemy.dialects.postgresql import insert
 
+from revue.gateway.adapters.accounts import Account, TooManyKeysError
+from revue.gateway.adapters.refresh_tokens import RefreshRefusedError
 from revue.gateway.context import Gateway
+from revue.gateway.entrypoints.http.principal import Anonymous, Context, User
 from revue.gateway.errors import ApiError, ErrorResponse
-from revue.gateway.principal import Anonymous, Context, User
-from revue.gateway.refresh_tokens import RefreshRefusedError
 from revue.gateway.security import InvalidTokenError, new_api_key
-from revue.gateway.tables import api_keys, users
 from revue.gateway.validation import (
     ApiKeyRequest,
     PasswordGrant,
@@ -69,18 +67,16 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 )
 async def register(body: UserRegistrationRequest, context: Context) -> UserView:
     password_hash = await context.passwords.hash(body.password)
-    async with context.db.begin() as connection:
-        row = (
-            await connection.execute(
-                insert(users)
-                .values(email=body.email, password_hash=password_hash, full_name=body.full_name)
-                .on_conflict_do_nothing(index_elements=["email"])
-                .returning(users.c.id, users.c.email, users.c.full_name, users.c.is_admin)
-            )
-        ).first()
-    if row is None:
+    account = await context.accounts.create(body.email, password_hash, body.full_name)
+    if account is None:
         raise ApiError(409, "an account with this email already exists")
-    return UserView(id=row.id, email=row.email, full_name=row.full_name, is_admin=row.is_admin)
+    return view_of_account(account)
+
+
+def view_of_account(account: Account) -> UserView:
+    return UserView(
+        id=account.id, email=account.email, full_name=account.full_name, is_admin=account.is_admin
+    )
 
 
 @router.post(
@@ -101,19 +97,17 @@ async def token(body: TokenRequest, response: Response, context: Context) -> Tok
             user_id = await context.refresh_tokens.use(token_id, family_id)
         except RefreshRefusedError as error:
             raise ApiError(401, "invalid refresh token") from error
-        where, family = users.c.id == user_id, family_id.hex
+        account, family = await context.accounts.by_id(user_id), family_id.hex
     else:
-        where = users.c.email == str(body.email).lower()
-    async with context.db.connect() as connection:
-        row = (await connection.execute(select(users).where(where))).mappings().first()
+        account = await context.accounts.by_email(str(body.email))
     if isinstance(body, PasswordGrant):
-        stored = row["password_hash"] if row else None
+        stored = account.password_hash if account else None
         if not await context.passwords.verify(stored, body.password):
             raise ApiError(401, "wrong email or password")
-    if row is None:
+    if account is None:
         raise ApiError(401, "invalid refresh token")
-    pair = context.tokens.issue(str(row["id"]), row["email"], row["is_admin"], family)
-    await context.refresh_tokens.record(row["id"], pair)
+    pair = context.tokens.issue(str(account.id), account.email, account.is_admin, family)
+    await context.refresh_tokens.record(account.id, pair)
     return TokenResponse(
         access_token=pair.access_token, refresh_token=pair.refresh_token, expires_in=pair.expires_in
     )
@@ -143,13 +137,10 @@ async def logout(body: RefreshGrant, context: Context) -> Response:
 
 @router.get("/me", response_model=UserView, responses=ERRORS, summary="The calling user")
 async def me(principal: User, context: Context) -> UserView:
-    async with context.db.connect() as connection:
-        row = (
-            await connection.execute(select(users).where(users.c.id == principal.user_id))
-        ).first()
-    if row is None:
+    account = await context.accounts.by_id(principal.user_id)
+    if account is None:
         raise ApiError(401, "account no longer exists")
-    return UserView(id=row.id, email=row.email, full_name=row.full_name, is_admin=row.is_admin)
+    return view_of_account(account)
 
 
 @router.post(
@@ -164,56 +155,30 @@ async def create_api_key(
 ) -> ApiKeyCreated:
     response.headers.update(NO_STORE)
     created = new_api_key()
-    async with context.db.begin() as connection:
-        active = await connection.scalar(
-            select(func.count())
-            .select_from(api_keys)
-            .where(api_keys.c.user_id == principal.user_id, api_keys.c.revoked_at.is_(None))
+    try:
+        row = await context.accounts.add_key(
+            principal.user_id, created, body.name, context.settings.api_keys_per_user
         )
-        if active >= context.settings.api_keys_per_user:
-            raise ApiError(409, f"at most {context.settings.api_keys_per_user} active API keys")
-        row = (
-            await connection.execute(
-                insert(api_keys)
-                .values(
-                    user_id=principal.user_id,
-                    prefix=created.prefix,
-                    key_hash=created.key_hash,
-                    name=body.name,
-                )
-                .returning(api_keys.c.id, api_keys.c.created_at)
-            )
-        ).first()
+    except TooManyKeysError as error:
+        raise ApiError(409, str(error)) from error
     return ApiKeyCreated(
-        id=row.id, name=body.name, prefix=created.prefix, created_at=row.created_at, key=created.key
+        id=row["id"],
+        name=body.name,
+        prefix=created.prefix,
+        created_at=row["created_at"],
+        key=created.key,
     )
 
 
 @router.get("/api-keys", response_model=list[ApiKeyView], responses=ERRORS, summary="Your API keys")
 async def list_api_keys(principal: User, context: Context) -> list[ApiKeyView]:
-    async with context.db.connect() as connection:
-        rows = await connection.execute(
-            select(api_keys.c.id, api_keys.c.name, api_keys.c.prefix, api_keys.c.created_at)
-            .where(api_keys.c.user_id == principal.user_id, api_keys.c.revoked_at.is_(None))
-            .order_by(api_keys.c.created_at)
-        )
-        return [ApiKeyView(**row._mapping) for row in rows]
+    return [ApiKeyView(**row) for row in await context.accounts.keys(principal.user_id)]
 
 
 @router.delete(
     "/api-keys/{key_id}", status_code=204, responses={**ERRORS, 404: {"model": ErrorResponse}}
 )
 async def revoke_api_key(key_id: UUID, principal: User, context: Context) -> Response:
-    async with context.db.begin() as connection:
-        result = await connection.execute(
-            update(api_keys)
-            .where(
-                api_keys.c.id == key_id,
-                api_keys.c.user_id == principal.user_id,
-                api_keys.c.revoked_at.is_(None),
-            )
-            .values(revoked_at=datetime.now(UTC))
-        )
-    if result.rowcount == 0:
+    if not await context.accounts.revoke_key(principal.user_id, key_id):
         raise ApiError(404, "no such API key")
     return Response(status_code=204)

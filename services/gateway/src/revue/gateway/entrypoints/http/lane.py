@@ -37,13 +37,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette_compress import CompressMiddleware
 
 from revue.common.observability.http_telemetry import HttpMetrics, log_request, request_id_of
+from revue.gateway.adapters.jobs import request_hash
 from revue.gateway.context import Gateway
+from revue.gateway.entrypoints.http.middleware import API_HEADERS, rate_limit_headers, send_payload
+from revue.gateway.entrypoints.http.principal import Principal, principal_from_token
 from revue.gateway.errors import ApiError, error_body, validation_success_total
-from revue.gateway.job_store import request_hash
-from revue.gateway.middleware import API_HEADERS, rate_limit_headers, send_payload
-from revue.gateway.principal import Principal, principal_from_token
-from revue.gateway.routes.analyses import analyze_sync, key_for
 from revue.gateway.security import InvalidTokenError
+from revue.gateway.services import analyze_sync, key_for
 from revue.gateway.validation import CodeAnalysisRequest
 from revue.gateway.views import view_of
 
@@ -57,7 +57,7 @@ lane_answers_total = Counter(
     "gateway_cache_lane_answers_total",
     "POST /analyze cache hits answered in the lane, without FastAPI's request machinery",
 )
-log = structlog.get_logger("revue.gateway.hot_path")
+log = structlog.get_logger("revue.gateway.entrypoints.http.lane")
 
 
 async def send_prepared(scope: Scope, receive: Receive, send: Send) -> None:

@@ -15,8 +15,8 @@ from uuid import UUID
 from sqlalchemy import and_, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from revue.gateway.adapters.tables import refresh_tokens
 from revue.gateway.security import TokenPair
-from revue.gateway.tables import refresh_tokens
 
 
 class RefreshRefusedError(Exception):

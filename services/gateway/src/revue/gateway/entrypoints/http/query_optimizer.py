@@ -13,9 +13,9 @@ from fastapi import APIRouter, Query
 
 from revue.common.contracts import subjects
 from revue.common.contracts.events import GetQueryReport
+from revue.gateway.adapters.bus_client import ask_raw
+from revue.gateway.entrypoints.http.principal import Admin, Context
 from revue.gateway.errors import ErrorResponse
-from revue.gateway.principal import Admin, Context
-from revue.gateway.routes.operations import ask_raw
 
 router = APIRouter(prefix="/api/v1/query-optimizer", tags=["query-optimizer"])
 ERRORS: dict[int | str, dict[str, Any]] = {

@@ -8,9 +8,9 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from revue.common.contracts import subjects
+from revue.gateway.adapters.bus_client import ask
+from revue.gateway.entrypoints.http.principal import Admin, Context, User
 from revue.gateway.errors import ErrorResponse
-from revue.gateway.principal import Admin, Context, User
-from revue.gateway.routes.operations import ask
 
 router = APIRouter(prefix="/api/v1/cache", tags=["cache"])
 ERRORS: dict[int | str, dict[str, Any]] = {

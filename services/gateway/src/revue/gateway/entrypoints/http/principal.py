@@ -8,30 +8,25 @@ limited per principal, anonymous ones (register, token) per client address.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Annotated
 from uuid import UUID
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import select
 
 from revue.gateway.context import Gateway, gateway
 from revue.gateway.errors import ApiError
-from revue.gateway.security import InvalidTokenError, Tokens, api_key_matches, api_key_prefix
-from revue.gateway.tables import api_keys, users
+from revue.gateway.security import (
+    InvalidTokenError,
+    Principal,
+    Tokens,
+    api_key_matches,
+    api_key_prefix,
+)
 
 bearer_scheme = HTTPBearer(auto_error=False, description="JWT access token or API key")
 api_key_scheme = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key")
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="revue"'}
-
-
-@dataclass(frozen=True)
-class Principal:
-    user_id: UUID
-    email: str
-    is_admin: bool
-    via: str  # "token" or "api_key"
 
 
 def unauthenticated(detail: str) -> ApiError:
@@ -42,17 +37,11 @@ async def from_api_key(context: Gateway, key: str) -> Principal:
     prefix = api_key_prefix(key)
     if prefix is None:
         raise unauthenticated("malformed API key")
-    async with context.db.connect() as connection:
-        row = (
-            await connection.execute(
-                select(api_keys.c.key_hash, users.c.id, users.c.email, users.c.is_admin)
-                .join(users, users.c.id == api_keys.c.user_id)
-                .where(api_keys.c.prefix == prefix, api_keys.c.revoked_at.is_(None))
-            )
-        ).first()
-    if row is None or not api_key_matches(key, row.key_hash):
+    found = await context.accounts.key_owner(prefix)
+    if found is None or not api_key_matches(key, found[0]):
         raise unauthenticated("invalid API key")
-    return Principal(row.id, row.email, row.is_admin, "api_key")
+    owner = found[1]
+    return Principal(owner.id, owner.email, owner.is_admin, "api_key")
 
 
 async def authenticate(
@@ -131,10 +120,7 @@ Context = Annotated[Gateway, Depends(gateway)]
 async def require_admin(principal: User, context: Context) -> Principal:
     """Asked of the database on every admin request, not of the token: a demoted or
     deleted account loses its admin routes at once, not when its token expires."""
-    async with context.db.connect() as connection:
-        is_admin = await connection.scalar(
-            select(users.c.is_admin).where(users.c.id == principal.user_id)
-        )
+    is_admin = await context.accounts.is_admin(principal.user_id)
     if is_admin is None:
         raise unauthenticated("account no longer exists")
     if not is_admin:

@@ -20,7 +20,7 @@ from prometheus_client import Counter
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-log = structlog.get_logger("revue.gateway.ratelimit")
+log = structlog.get_logger("revue.gateway.adapters.rate_limiter")
 limiter_errors_total = Counter(
     "rate_limiter_errors_total", "Rate-limit checks that failed open (Redis unavailable)"
 )
@@ -76,7 +76,7 @@ class Decision:
         return headers
 
 
-class RateLimiter:
+class GcraRateLimiter:
     def __init__(self, redis: Redis, prefix: str = "rl:") -> None:
         self.redis = redis
         self.prefix = prefix

@@ -9,39 +9,17 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from fastapi import APIRouter
-from nats.errors import NoRespondersError
-from nats.errors import TimeoutError as NatsTimeoutError
 
 from revue.common.contracts import subjects
-from revue.gateway.context import Gateway
+from revue.gateway.adapters.bus_client import ask
+from revue.gateway.entrypoints.http.principal import Context, User
 from revue.gateway.errors import ApiError, ErrorResponse
-from revue.gateway.principal import Context, User
 
 router = APIRouter(prefix="/api/v1/metrics", tags=["metrics"])
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorResponse} for code in (401, 429, 503)
 }
-
-
-async def ask_raw(
-    context: Gateway, subject: str, service: str, payload: bytes = b"{}", timeout: float = 3
-) -> bytes:
-    """One request/reply to `service`; 503 + Retry-After when nobody answers."""
-    try:
-        reply = await context.runtime.nats.request(
-            context.runtime.topology.subject(subject), payload, timeout=timeout
-        )
-    except (NoRespondersError, NatsTimeoutError, TimeoutError) as error:
-        raise ApiError(
-            503, f"the {service} service did not answer", headers={"Retry-After": "5"}
-        ) from error
-    return reply.data
-
-
-async def ask(context: Gateway, subject: str, service: str) -> dict[str, Any]:
-    return orjson.loads(await ask_raw(context, subject, service))
 
 
 @router.get("/batching", responses=ERRORS, summary="Micro-batching figures of the analysis service")

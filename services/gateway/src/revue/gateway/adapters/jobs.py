@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from revue.common.contracts.events import AnalysisCompleted, AnalysisResult, ErrorInfo
 from revue.common.db.query_monitor import QueryMonitor
-from revue.gateway.tables import jobs
+from revue.gateway.adapters.tables import jobs
 
 TERMINAL = ("succeeded", "failed")
 

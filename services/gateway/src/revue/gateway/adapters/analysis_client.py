@@ -44,11 +44,11 @@ from revue.common.contracts.events import (
 )
 from revue.common.contracts.subjects import BusTopology
 from revue.common.observability.tracing import send_span
+from revue.gateway.adapters.reply_inbox import ReplyInbox
+from revue.gateway.adapters.request_groups import Grouping, RequestGroups
 from revue.gateway.errors import ApiError
-from revue.gateway.reply_inbox import ReplyInbox
-from revue.gateway.request_groups import Grouping, RequestGroups
 
-tracer = trace.get_tracer("revue.gateway.analysis_client")
+tracer = trace.get_tracer("revue.gateway.adapters.analysis_client")
 
 
 class UnansweredError(Exception):
@@ -56,7 +56,7 @@ class UnansweredError(Exception):
 
 
 @dataclass(frozen=True)
-class Outgoing:
+class PendingRun:
     run: BatchedRun
     answered: asyncio.Future[Msg]
 
@@ -74,7 +74,7 @@ class AnalysisClient:
         self.single_subject = topology.subject(subjects.ANALYSIS_RUN)
         self.margin = margin
         self.inbox = ReplyInbox()
-        self.groups: RequestGroups[Outgoing] = RequestGroups(
+        self.groups: RequestGroups[PendingRun] = RequestGroups(
             self._send, grouping or Grouping(), name="analysis_run"
         )
         self._starting = asyncio.Lock()
@@ -97,7 +97,7 @@ class AnalysisClient:
                     run = BatchedRun.model_construct(
                         request=request, reply_to=reply_to, trace=trace_headers
                     )
-                    await self.groups.submit(Outgoing(run, answered))
+                    await self.groups.submit(PendingRun(run, answered))
                     message = await answered
             if _no_responders(message):
                 raise NoRespondersError
@@ -127,7 +127,7 @@ class AnalysisClient:
                 raise_for_failure(refused.error)
             raise ApiError(502, "the analysis service sent an unreadable answer") from error
 
-    async def _send(self, group: list[Outgoing]) -> asyncio.Future[Msg] | None:
+    async def _send(self, group: list[PendingRun]) -> asyncio.Future[Msg] | None:
         """Publish one group; the future of its answer, or None (its requests told why).
 
         A group of one is a plain `analysis.run` whose reply (or the server's
@@ -163,7 +163,7 @@ class AnalysisClient:
         return batch_answered
 
     async def _published(
-        self, group: list[Outgoing], subject: str, payload: bytes, reply: str
+        self, group: list[PendingRun], subject: str, payload: bytes, reply: str
     ) -> bool:
         try:
             await self._nats().publish(
@@ -175,7 +175,7 @@ class AnalysisClient:
             return False
         return True
 
-    def _batch_answered(self, group: list[Outgoing], answered: asyncio.Future[Msg]) -> None:
+    def _batch_answered(self, group: list[PendingRun], answered: asyncio.Future[Msg]) -> None:
         """The message's own reply: every request still waiting now never will be.
 
         Nobody taking `analysis.run.batch` (an analysis service from before
@@ -192,7 +192,7 @@ class AnalysisClient:
         for outgoing in group:
             self.inbox.fail(outgoing.run.reply_to, UnansweredError())
 
-    async def _send_alone(self, group: list[Outgoing]) -> None:
+    async def _send_alone(self, group: list[PendingRun]) -> None:
         for outgoing in group:
             if not outgoing.answered.done():
                 await self._send([outgoing])
