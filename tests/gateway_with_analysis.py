@@ -62,6 +62,7 @@ async def running(
     database_url: str,
     *,
     analysis: bool = True,
+    analysis_replicas: int = 1,
     cache_service: bool = False,
     provider=None,
     gateway_overrides: dict | None = None,
@@ -75,7 +76,7 @@ async def running(
         configure_process=False,
     )
     async with contextlib.AsyncExitStack() as stack:
-        if analysis:
+        for _ in range(analysis_replicas if analysis else 0):
             worker = analysis_app(
                 make_settings(AnalysisSettings, database_url, **(analysis_overrides or {})),
                 configure_process=False,

@@ -314,4 +314,34 @@ async def test_the_seed_metric_endpoints(make_settings, database_url):
         cache = await client.get("/api/v1/metrics/cache", headers=user)
     assert batching["ai_analysis"]["total_requests"] >= 1
     assert pool["size"] == 20
-    assert cache.status_code == 503  # no cache service in this test
+    # No cache service here: the gateway and the analysis service hold the cache and answer.
+    assert cache.status_code == 200
+    figures = cache.json()
+    assert {"hits", "misses", "total_requests", "hit_rate_percent", "enabled"} <= figures.keys()
+    holders = {holder["holder"].split("-")[0] for holder in figures["holders"]}
+    assert holders == {"gateway", "analysis"}
+
+
+async def test_figures_come_from_every_replica_not_the_one_a_queue_group_picks(
+    make_settings, database_url
+):
+    async with running(
+        make_settings, database_url, analysis_replicas=2, cache_service=True
+    ) as client:
+        user = await login(client)
+        for index in range(8):
+            code = f"import os\n\ndef f{index}(x):\n    return eval(x)\n"
+            answer = await client.post(
+                "/api/v1/analyze", json={"code": code, "language": "python"}, headers=user
+            )
+            assert answer.status_code == 200
+        batching = (await client.get("/api/v1/metrics/batching", headers=user)).json()
+        cache = (await client.get("/api/v1/metrics/cache", headers=user)).json()
+    replicas = batching["replicas"]
+    assert len(replicas) == 2
+    per_replica = [r["batching"]["ai_analysis"]["total_requests"] for r in replicas]
+    assert batching["ai_analysis"]["total_requests"] == sum(per_replica) == 8
+    kinds = sorted(holder["holder"].split("-")[0] for holder in cache["holders"])
+    assert kinds == ["analysis", "analysis", "cache", "gateway"]
+    assert cache["total_requests"] == cache["hits"] + cache["misses"]
+    assert cache["misses"] == sum(holder["global"]["misses"] for holder in cache["holders"])

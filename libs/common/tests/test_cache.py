@@ -208,3 +208,14 @@ async def test_redis_stopped_mid_test_callers_see_no_error_and_l2_comes_back(tmp
     finally:
         await client.aclose()
         server.stop()
+
+
+async def test_an_l2_hit_is_kept_in_l1_only_for_the_entrys_remaining_time(redis, redis_prefix):
+    writer = cache_for(redis, redis_prefix)
+    reader = cache_for(redis, redis_prefix)
+    assert await writer.set("short-lived", {"v": 1}, ttl=30)
+    assert await reader.get("short-lived") == {"v": 1}  # from L2: copied into reader's L1
+    entry = reader.l1._entries["short-lived"]
+    left = entry.expires_at - reader.l1.clock()
+    assert 25 < left <= 30, left  # not the default TTL (an hour)
+    assert reader.get_stats()["l2"]["hits"] == 1

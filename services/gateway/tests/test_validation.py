@@ -138,3 +138,30 @@ async def test_the_schema_and_the_server_agree_on_what_is_accepted(client, user)
     assert page.status_code == 200 and page.json()["items"] == []
     fields = await client.get("/api/v1/analyses?fields=id,bogus", headers=user)
     assert fields.status_code == 422
+
+
+async def test_a_deployment_may_lower_the_batch_limits_and_the_error_names_the_setting(
+    gateway_settings,
+):
+    from .conftest import register, serving
+
+    settings = gateway_settings(batch_max_items=2, batch_max_code_bytes=100, batch_get_max_ids=3)
+    async with serving(settings) as client:
+        user = await register(client)
+        items = [{"code": "x = 1", "language": "python"} for _ in range(3)]
+        too_many = await client.post(
+            "/api/v1/batch/analyze", json={"requests": items}, headers=user
+        )
+        assert too_many.status_code == 422
+        assert "BATCH_MAX_ITEMS" in too_many.json()["errors"][0]["message"]
+        big = [{"code": "x" * 60, "language": "python"} for _ in range(2)]
+        too_big = await client.post("/api/v1/batch/analyze", json={"requests": big}, headers=user)
+        assert too_big.status_code == 422
+        assert "BATCH_MAX_CODE_BYTES" in too_big.json()["errors"][0]["message"]
+        ids = {"resource_type": "analyses", "ids": [str(index) for index in range(4)]}
+        too_many_ids = await client.post("/api/v1/batch/get", json=ids, headers=user)
+        assert too_many_ids.status_code == 422
+        assert "BATCH_GET_MAX_IDS" in too_many_ids.json()["errors"][0]["message"]
+        ids["ids"] = ids["ids"][:3]
+        within = await client.post("/api/v1/batch/get", json=ids, headers=user)
+        assert within.status_code == 200

@@ -63,7 +63,6 @@ class ServiceSettings(BaseSettings):
     bus_manage_streams: bool = True
     redis_url: str = DEFAULT_REDIS_URL
     database_url: str = DEFAULT_DATABASE_URL
-    database_read_url: str | None = None
     # Prefixes every subject and stream name: lets several deployments (or test
     # runs) share one NATS server without seeing each other's messages.
     bus_namespace: str = Field(default="", pattern=r"^[A-Za-z0-9_-]*$", max_length=32)

@@ -9,6 +9,7 @@ refusal by the open circuit, which never reached the provider).
 from __future__ import annotations
 
 import time
+import uuid
 from typing import Any
 
 from revue.analysis.background import Background
@@ -29,6 +30,7 @@ class AnalysisService:
         self.engine = engine
         self.outcomes = outcomes
         self.background = background
+        self.instance = f"analysis-{uuid.uuid4().hex[:8]}"  # names this replica's figures
         # Set by the bus entry points once the job worker runs (JOBS_ENABLED).
         self.job_worker: JobWorker | None = None
 
@@ -69,6 +71,7 @@ class AnalysisService:
         """Batching, coalescing, breaker and queue figures (`/api/v1/metrics/batching`)."""
         engine = self.engine
         return {
+            "instance": self.instance,
             "batching": {"ai_analysis": engine.batcher.get_metrics()},
             "coalescing": {
                 "executions": engine.flights.executions,

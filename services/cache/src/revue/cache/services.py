@@ -31,9 +31,6 @@ class CacheService:
         )
         return {"stored": stored}
 
-    def stats(self) -> dict[str, Any]:
-        return self.cache.get_stats()
-
     async def keep_result(self, event: AnalysisCompleted) -> None:
         """Write a successful analysis through to L2, under the key its analyzer computed.
 

@@ -3,7 +3,8 @@
 Every error body is `{"detail": ..., "code": ..., "errors": [...]}`; a 422
 is the seeds' `ValidationErrorResponse` (with `errors[{field, message,
 type}]`), every other status leaves `errors` empty. Domain errors from
-`revue.common.contracts.errors` become HTTP statuses here and nowhere else.
+`revue.common.contracts.errors`, reported in a reply's `ErrorInfo`, become
+HTTP statuses here and nowhere else (`raise_for_failure`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from revue.common.contracts.errors import CircuitOpenError, RetryExhaustedError, RevueError
+from revue.common.contracts.events import ErrorInfo
 
 log = structlog.get_logger("revue.gateway.errors")
 
@@ -43,7 +44,11 @@ class ErrorResponse(BaseModel):
     errors: list[FieldError] = Field(default_factory=list)
 
 
-ValidationErrorResponse = ErrorResponse  # the seeds' name for the 422 shape
+class ValidationErrorResponse(ErrorResponse):
+    """The seeds' name for the 422 shape: `ValidationErrorResponse(detail=..., errors=[...])`."""
+
+    code: str = "validation_error"
+
 
 CODES = {
     400: "bad_request",
@@ -72,12 +77,14 @@ class ApiError(Exception):
         *,
         code: str | None = None,
         headers: dict[str, str] | None = None,
+        errors: list[FieldError] | None = None,
     ) -> None:
         super().__init__(detail)
         self.status = status
         self.detail = detail
         self.code = code or CODES.get(status, "error")
         self.headers = headers or {}
+        self.errors = errors or []
 
 
 def error_body(status: int, detail: str, code: str | None = None, errors: Any = ()) -> dict:
@@ -86,25 +93,25 @@ def error_body(status: int, detail: str, code: str | None = None, errors: Any = 
     ).model_dump()
 
 
-def from_revue_error(error: RevueError) -> ApiError:
-    retry_after = (
-        {"Retry-After": str(max(1, round(error.retry_after_s)))} if error.retry_after_s else {}
-    )
-    if isinstance(error, CircuitOpenError):
-        return ApiError(
-            503,
-            "the analysis provider is failing; try again later",
-            code=error.code,
-            headers=retry_after or {"Retry-After": "5"},
+def raise_for_failure(error: ErrorInfo | None) -> None:
+    """Turn a failed reply into the HTTP error a client should see."""
+    if error is None:
+        raise ApiError(502, "analysis failed without a reason")
+    retry = {"Retry-After": str(max(1, round(error.retry_after_s or 5)))}
+    if error.code == "timeout":
+        raise ApiError(504, "analysis timed out", code="timeout")
+    if error.code == "provider_rejected":
+        raise ApiError(
+            422, f"the analysis provider refused this input: {error.message}", code=error.code
         )
-    if isinstance(error, RetryExhaustedError) or getattr(error, "retryable", False):
-        return ApiError(
-            503,
-            "the analysis provider is unavailable; try again later",
-            code=error.code,
-            headers=retry_after or {"Retry-After": "5"},
-        )
-    return ApiError(502, error.message, code=error.code)
+    if error.code in ("reply_too_large", "analysis_timeout"):
+        raise ApiError(422, error.message, code=error.code)
+    if error.retryable:
+        detail = "the analysis provider is unavailable; try again later"
+        if error.code == "circuit_open":
+            detail = "the analysis provider is failing; requests are paused"
+        raise ApiError(503, detail, code=error.code, headers=retry)
+    raise ApiError(502, error.message, code=error.code)
 
 
 def route_of(request: Request) -> str:
@@ -164,7 +171,9 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(_: Request, error: ApiError) -> JSONResponse:
         return JSONResponse(
-            error_body(error.status, error.detail, error.code),
+            error_body(
+                error.status, error.detail, error.code, [e.model_dump() for e in error.errors]
+            ),
             status_code=error.status,
             headers=error.headers,
         )

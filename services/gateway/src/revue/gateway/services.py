@@ -14,10 +14,9 @@ from uuid import UUID, uuid4
 
 from revue.common.contracts.events import AnalysisResult, RunAnalysis
 from revue.common.contracts.keys import CacheKeyGenerator
-from revue.gateway.adapters.analysis_client import raise_for_failure
 from revue.gateway.adapters.jobs import completed_row, request_hash
 from revue.gateway.context import Gateway
-from revue.gateway.errors import ApiError
+from revue.gateway.errors import ApiError, raise_for_failure
 from revue.gateway.security import Principal
 from revue.gateway.validation import CodeAnalysisRequest, JobRequest
 

@@ -24,10 +24,11 @@ class GatewaySettings(ServiceSettings):
     argon2_memory_cost_kib: int = Field(default=19_456, ge=1024)
     api_keys_per_user: int = Field(default=20, ge=1)
 
-    # Limits on what clients send
+    # Limits on what clients send. The batch limits may be lowered, not raised:
+    # the API's contract (seed 002, the OpenAPI schema) is 50 items, 10 MiB, 100 ids.
     max_body_bytes: int = Field(default=12 * 1024 * 1024, ge=1024)
     batch_max_items: int = Field(default=50, ge=1, le=50)
-    batch_max_code_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
+    batch_max_code_bytes: int = Field(default=10 * 1024 * 1024, ge=1, le=10 * 1024 * 1024)
     batch_get_max_ids: int = Field(default=100, ge=1, le=100)
 
     # Rate limits (GCRA in Redis, shared by every gateway): requests per minute

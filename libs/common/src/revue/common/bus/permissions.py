@@ -54,13 +54,16 @@ GRANTS: dict[str, Grant] = {
             s.CACHE_STATS, s.CACHE_INVALIDATE, s.CDN_MANIFEST, s.QUERY_REPORT,
             s.QUERY_RECOMMENDATIONS, *DATABASE,
         ),
-        subscribe=(s.CACHE_INVALIDATE,),
+        subscribe=(s.CACHE_INVALIDATE, s.CACHE_STATS),
         consumes=(ANALYSIS_EVENTS.name,),
         streams=(ANALYSIS_JOBS.name,),
     ),
     "analysis": Grant(
         publish=(s.ANALYSIS_COMPLETED_ANY, s.ANALYSIS_DEAD, *DATABASE),
-        subscribe=(s.ANALYSIS_RUN, s.ANALYSIS_RUN_BATCH, s.ANALYSIS_STATS, s.CACHE_INVALIDATE),
+        subscribe=(
+            s.ANALYSIS_RUN, s.ANALYSIS_RUN_BATCH, s.ANALYSIS_STATS, s.CACHE_INVALIDATE,
+            s.CACHE_STATS,
+        ),
         consumes=(ANALYSIS_JOBS.name,),
         answers_inboxes_of=("gateway",),
         streams=(ANALYSIS_DEAD.name, ANALYSIS_EVENTS.name),

@@ -1,13 +1,17 @@
-"""L1 coherence across processes: `cache.invalidate` on core NATS, no queue group.
+"""A process's result cache on the bus: invalidations and figures, no queue group.
 
-Every process that holds an L1 subscribes, so every copy is dropped; the
-process that invalidated has already dropped its own and cleared L2, and
-ignores its own announcement.
+- `cache.invalidate`: every process that holds an L1 subscribes, so every copy
+  is dropped; the process that invalidated has already dropped its own and
+  cleared L2, and ignores its own announcement;
+- `cache.stats`: every holder answers with its own figures (named by
+  `holder`), so whoever asks (the gateway's `/metrics/cache`) gathers every
+  replica's, not one replica's that a queue group happened to pick.
 """
 
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from faststream.nats import NatsBroker
 from redis.asyncio import Redis
@@ -15,7 +19,7 @@ from redis.asyncio import Redis
 from revue.common.cache.config import CacheConfig
 from revue.common.cache.tiered import AIResultCache, Announce
 from revue.common.contracts import subjects
-from revue.common.contracts.events import InvalidateCache
+from revue.common.contracts.events import GetCacheStats, InvalidateCache
 from revue.common.contracts.subjects import BusTopology
 
 
@@ -36,6 +40,12 @@ def follow_invalidations(broker: NatsBroker, topology: BusTopology, cache: AIRes
         cache.apply_remote(event)
 
 
+def answer_stats(broker: NatsBroker, topology: BusTopology, cache: AIResultCache) -> None:
+    @broker.subscriber(topology.subject(subjects.CACHE_STATS))
+    async def figures(_: GetCacheStats) -> dict[str, Any]:
+        return {"holder": cache.origin, **cache.get_stats()}
+
+
 def shared_cache(
     broker: NatsBroker,
     topology: BusTopology,
@@ -43,7 +53,8 @@ def shared_cache(
     config: CacheConfig,
     owner: str,
 ) -> AIResultCache:
-    """This process's AIResultCache, announcing its invalidations and following others'."""
+    """This process's AIResultCache: announcing its invalidations, following others',
+    answering `cache.stats` with its figures."""
     cache = AIResultCache(
         redis,
         config,
@@ -51,4 +62,5 @@ def shared_cache(
         origin=f"{owner}-{uuid.uuid4().hex[:8]}",
     )
     follow_invalidations(broker, topology, cache)
+    answer_stats(broker, topology, cache)
     return cache

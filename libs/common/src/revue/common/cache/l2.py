@@ -64,12 +64,26 @@ class L2RedisCache:
             return fallback
 
     async def get(self, key: str) -> bytes | None:
-        value = await self._guarded("get", lambda: self.redis.get(self._key(key)), None)
+        value, _ = await self.get_with_ttl(key)
+        return value
+
+    async def get_with_ttl(self, key: str) -> tuple[bytes | None, float]:
+        """The value and the seconds it has left (GET and PTTL in one round trip), so a
+        copy taken into L1 expires when this one does, not a default TTL later."""
+
+        async def read() -> tuple[bytes | None, float]:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.get(self._key(key))
+                pipe.pttl(self._key(key))
+                value, milliseconds = await pipe.execute()
+            return value, milliseconds / 1000 if milliseconds and milliseconds > 0 else 0.0
+
+        value, seconds = await self._guarded("get", read, (None, 0.0))
         if value is None:
             self.misses += 1
         else:
             self.hits += 1
-        return value
+        return value, seconds
 
     async def set(self, key: str, value: bytes, ttl: int, tags: Iterable[str] = ()) -> bool:
         async def write() -> bool:

@@ -1,6 +1,7 @@
 """AIResultCache: L1 then L2, single-flight misses, invalidation everywhere.
 
-Reads try L1, then L2 (a hit there is copied into L1). Writes go to both.
+Reads try L1, then L2 (a hit there is copied into L1 for the entry's
+remaining time). Writes go to both.
 Concurrent misses on one key compute once (`get_or_compute`). Only
 successful results should be stored; errors are never cached because
 `get_or_compute` stores only what `compute` returned. `CACHE_ENABLED=false`
@@ -87,10 +88,11 @@ class AIResultCache:
             self._hit("l1")
             return value
         if self.l2 is not None:
-            value = await self.l2.get(key)
+            value, seconds_left = await self.l2.get_with_ttl(key)
             if value is not None:
                 self._hit("l2")
-                self.l1.set(key, value, self.config.ttl.default)
+                if seconds_left > 0:  # the L1 copy expires with the entry, never after it
+                    self.l1.set(key, value, seconds_left)
                 return value
         self._miss()
         return None

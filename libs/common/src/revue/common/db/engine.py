@@ -22,7 +22,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from revue.common.settings import ServiceSettings
 
@@ -80,10 +80,6 @@ def ping_idle_connections(engine: AsyncEngine, idle_s: float) -> None:
 
     event.listen(pool, "checkin", checked_in)
     event.listen(pool, "checkout", checked_out)
-
-
-def session_factory(engine: AsyncEngine) -> async_sessionmaker:
-    return async_sessionmaker(engine, expire_on_commit=False)
 
 
 def asyncpg_dsn(url: str) -> str:

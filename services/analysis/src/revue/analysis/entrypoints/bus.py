@@ -8,7 +8,8 @@
   broker middlewares' work done in a fraction of the time; see
   `revue.common.bus.responder`), each answering many requests at once so
   that concurrent ones meet in the engine's micro-batches;
-- `analysis.stats`, which nobody waits on, is a plain FastStream subscriber;
+- `analysis.stats`, which nobody waits on, is a plain FastStream subscriber
+  with no queue group: every replica answers with its own figures;
 - `analysis.jobs.<priority>`: the job worker's durable pull consumers
   (`jobs.JobWorker`: most urgent first, dead letters after the last delivery).
 """
@@ -66,7 +67,8 @@ def register(runtime: ServiceRuntime, service: AnalysisService, settings: Analys
         await asyncio.gather(*(answer_one(run) for run in batch.runs))
         return AnalysisBatchAnswered(answered=len(batch.runs))
 
-    @broker.subscriber(topology.subject(subjects.ANALYSIS_STATS), queue="analysis-stats")
+    # No queue group: every replica answers, and the asker adds the figures up.
+    @broker.subscriber(topology.subject(subjects.ANALYSIS_STATS))
     async def analysis_stats(_: GetAnalysisStats) -> dict[str, Any]:
         return await service.stats()
 

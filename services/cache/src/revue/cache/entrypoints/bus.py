@@ -1,6 +1,8 @@
 """Every bus entry point of the cache service.
 
-- `cache.get` / `cache.set` / `cache.stats`: request/reply in queue group `cache`;
+- `cache.get` / `cache.set`: request/reply in queue group `cache` (`cache.stats`,
+  which every holder of the result cache answers, is wired with the cache:
+  `revue.common.cache.fanout`);
 - `analysis.completed.>`: a durable pull consumer on ANALYSIS_EVENTS that
   writes each successful result through to L2, so the next identical request
   is answered from the cache wherever it arrives.
@@ -20,7 +22,6 @@ from revue.common.contracts import subjects
 from revue.common.contracts.events import (
     AnalysisCompleted,
     GetCacheEntry,
-    GetCacheStats,
     SetCacheEntry,
 )
 from revue.common.contracts.streams import ANALYSIS_EVENTS
@@ -40,10 +41,6 @@ def register(runtime: ServiceRuntime, service: CacheService, results_consumer: s
     @broker.subscriber(topology.subject(subjects.CACHE_SET), queue=group, max_workers=64)
     async def set_entry(request: SetCacheEntry) -> dict[str, bool]:
         return await service.set_entry(request)
-
-    @broker.subscriber(topology.subject(subjects.CACHE_STATS), queue=group)
-    async def stats(_: GetCacheStats) -> dict[str, Any]:
-        return service.stats()
 
     async def keep_results(messages: list[Msg]) -> None:
         for message, event in await valid_events(messages, AnalysisCompleted):

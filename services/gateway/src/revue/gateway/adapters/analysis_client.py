@@ -37,7 +37,6 @@ from revue.common.contracts import subjects
 from revue.common.contracts.events import (
     AnalysisReply,
     BatchedRun,
-    ErrorInfo,
     Rejection,
     RunAnalysis,
     RunAnalysisBatch,
@@ -46,7 +45,7 @@ from revue.common.contracts.subjects import BusTopology
 from revue.common.observability.tracing import send_span
 from revue.gateway.adapters.reply_inbox import ReplyInbox
 from revue.gateway.adapters.request_groups import Grouping, RequestGroups
-from revue.gateway.errors import ApiError
+from revue.gateway.errors import ApiError, raise_for_failure
 
 tracer = trace.get_tracer("revue.gateway.adapters.analysis_client")
 
@@ -208,24 +207,3 @@ def _rejection_in(data: bytes) -> Rejection | None:
         return Rejection.model_validate_json(data)
     except ValueError:
         return None
-
-
-def raise_for_failure(error: ErrorInfo | None) -> None:
-    """Turn a failed reply into the HTTP error a client should see."""
-    if error is None:
-        raise ApiError(502, "analysis failed without a reason")
-    retry = {"Retry-After": str(max(1, round(error.retry_after_s or 5)))}
-    if error.code == "timeout":
-        raise ApiError(504, "analysis timed out", code="timeout")
-    if error.code == "provider_rejected":
-        raise ApiError(
-            422, f"the analysis provider refused this input: {error.message}", code=error.code
-        )
-    if error.code in ("reply_too_large", "analysis_timeout"):
-        raise ApiError(422, error.message, code=error.code)
-    if error.retryable:
-        detail = "the analysis provider is unavailable; try again later"
-        if error.code == "circuit_open":
-            detail = "the analysis provider is failing; requests are paused"
-        raise ApiError(503, detail, code=error.code, headers=retry)
-    raise ApiError(502, error.message, code=error.code)

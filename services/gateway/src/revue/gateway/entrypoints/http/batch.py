@@ -14,7 +14,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from revue.gateway.entrypoints.http.principal import BatchUser, Context, Principal
-from revue.gateway.errors import ApiError, ErrorResponse, validation_success_total
+from revue.gateway.errors import ApiError, ErrorResponse, FieldError, validation_success_total
 from revue.gateway.services import analyze_now, job_row, to_run
 from revue.gateway.validation import BatchAnalysisRequest, BatchGetRequest, BatchItem, parse_uuid
 from revue.gateway.views import parse_fields, select_fields, view_of
@@ -41,6 +41,17 @@ class BatchResponse(BaseModel):
     processed_at: datetime
 
 
+def within_limit(field: str, value: int, limit: int, setting: str) -> None:
+    """This deployment's limit, which may be below the API's contract; 422 naming the setting."""
+    if value > limit:
+        message = f"{value} is over this deployment's limit of {limit} ({setting})"
+        raise ApiError(
+            422,
+            "Validation failed",
+            errors=[FieldError(field=field, message=message, type="limit")],
+        )
+
+
 def summarize(results: list[BatchOperationResult]) -> BatchResponse:
     succeeded = sum(result.status == "success" for result in results)
     return BatchResponse(
@@ -58,6 +69,10 @@ def summarize(results: list[BatchOperationResult]) -> BatchResponse:
 async def batch_analyze(
     body: BatchAnalysisRequest, principal: BatchUser, context: Context
 ) -> BatchResponse:
+    settings = context.settings
+    total = sum(len(item.code.encode()) for item in body.requests)
+    within_limit("requests", len(body.requests), settings.batch_max_items, "BATCH_MAX_ITEMS")
+    within_limit("requests", total, settings.batch_max_code_bytes, "BATCH_MAX_CODE_BYTES")
     validation_success_total.labels("/api/v1/batch/analyze").inc()
 
     async def one(index: int, item: BatchItem) -> BatchOperationResult:
@@ -84,6 +99,7 @@ async def batch_analyze(
 
 @router.post("/get", response_model=BatchResponse, responses=ERRORS, summary="Fetch 1-100 analyses")
 async def batch_get(body: BatchGetRequest, principal: BatchUser, context: Context) -> BatchResponse:
+    within_limit("ids", len(body.ids), context.settings.batch_get_max_ids, "BATCH_GET_MAX_IDS")
     validation_success_total.labels("/api/v1/batch/get").inc()
     fields = parse_fields(body.fields)
     wanted = {raw: parse_uuid(raw) for raw in body.ids}

@@ -8,9 +8,10 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from revue.common.contracts import subjects
-from revue.gateway.adapters.bus_client import ask
+from revue.gateway.adapters.bus_client import ask_all
 from revue.gateway.entrypoints.http.principal import Admin, Context, User
 from revue.gateway.errors import ErrorResponse
+from revue.gateway.figures import cache_figures
 
 router = APIRouter(prefix="/api/v1/cache", tags=["cache"])
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -29,10 +30,7 @@ class InvalidationRequest(BaseModel):
 
 @router.get("/stats", responses=ERRORS, summary="Hit rates per tier and the savings estimate")
 async def cache_stats(_: User, context: Context) -> dict[str, Any]:
-    return {
-        "service": await ask(context, subjects.CACHE_STATS, "cache"),
-        "gateway": context.cache.get_stats(),
-    }
+    return cache_figures(await ask_all(context, subjects.CACHE_STATS, "cache"))
 
 
 @router.post("/invalidate", responses=ERRORS, summary="Drop entries by key, prefix or tag (admins)")
