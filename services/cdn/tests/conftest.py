@@ -1,14 +1,21 @@
 """Fixtures of the cdn service's tests: a small front-end build and a store holding it."""
 
+import asyncio
+import io
 import random
+import tarfile
 from pathlib import Path
 
+import httpx
 import pytest
 
 from revue.cdn.adapters.asset_store import AssetStore
+from revue.cdn.app import create_app
 from revue.cdn.ingest import ingest_directory
 from revue.cdn.origin import Origin
 from revue.cdn.policy import ResourceTypes
+from revue.cdn.settings import CdnSettings
+from revue.common.db import migrations
 
 
 def write_build(root: Path, version: str = "1") -> Path:
@@ -49,3 +56,36 @@ def origin(deployed) -> Origin:
     origin = Origin(store, ResourceTypes(), max_ranges=4)
     origin.reload()
     return origin
+
+
+TOKEN = "operator-token-" + "z" * 24
+OPERATOR = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def tarball(root) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as bundle:
+        for path in sorted(root.rglob("*")):
+            if path.is_file():
+                bundle.add(path, arcname=str(path.relative_to(root)))
+    return buffer.getvalue()
+
+
+@pytest.fixture
+async def cdn(make_settings, database_url, tmp_path):
+    await asyncio.to_thread(migrations.upgrade, "revue.cdn", database_url)
+    settings = make_settings(
+        CdnSettings,
+        database_url,
+        cdn_store_dir=tmp_path / "store",
+        cdn_admin_token=TOKEN,
+        cdn_invalidation_window=0,
+        cdn_invalidation_retry_interval=0.2,
+    )
+    app = create_app(settings, configure_process=False)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://cdn") as client,
+    ):
+        client.app = app
+        yield client

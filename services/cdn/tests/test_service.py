@@ -20,39 +20,7 @@ from revue.common.contracts.subjects import BusTopology
 from revue.common.db import migrations
 from revue.devkit.testing.waiting import wait_until
 
-from .conftest import write_build
-
-TOKEN = "operator-token-" + "z" * 24
-OPERATOR = {"Authorization": f"Bearer {TOKEN}"}
-
-
-def tarball(root) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as bundle:
-        for path in sorted(root.rglob("*")):
-            if path.is_file():
-                bundle.add(path, arcname=str(path.relative_to(root)))
-    return buffer.getvalue()
-
-
-@pytest.fixture
-async def cdn(make_settings, database_url, tmp_path):
-    await asyncio.to_thread(migrations.upgrade, "revue.cdn", database_url)
-    settings = make_settings(
-        CdnSettings,
-        database_url,
-        cdn_store_dir=tmp_path / "store",
-        cdn_admin_token=TOKEN,
-        cdn_invalidation_window=0,
-        cdn_invalidation_retry_interval=0.2,
-    )
-    app = create_app(settings, configure_process=False)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://cdn") as client,
-    ):
-        client.app = app
-        yield client
+from .conftest import OPERATOR, tarball, write_build
 
 
 async def test_a_deployment_is_served_announced_and_its_stale_names_purged(

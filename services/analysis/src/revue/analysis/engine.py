@@ -29,6 +29,7 @@ from revue.common.contracts.errors import (
 from revue.common.contracts.events import AnalysisResult, AnalyzerIdentity, RunAnalysis
 from revue.common.contracts.keys import CacheKeyGenerator
 from revue.common.resilience import CircuitBreaker, RetryPresets, TokenBucket, retry_async
+from revue.common.seeds import register_batch_processor
 
 
 class AnalysisEngine:
@@ -80,6 +81,9 @@ class AnalysisEngine:
             self._call_provider, config, name="ai_analysis"
         )
         self.flights: SingleFlight[AnalysisResult] = SingleFlight()
+        if cache is not None:
+            cache.analyzer = self.identity  # the seeds' get_analysis finds our results
+        register_batch_processor("ai_analysis", self.batcher)  # seed 000's name for it
 
     async def start(self) -> None:
         await self.batcher.start()

@@ -78,7 +78,7 @@ async def analyze_now(context: Gateway, run: RunAnalysis, row: dict[str, Any]) -
     if reply.status != "succeeded" or reply.result is None:
         raise_for_failure(reply.error)
     if reply.analyzer is not None:
-        context.analyzer = reply.analyzer
+        context.analyzer = context.cache.analyzer = reply.analyzer
     if reply.cache_key is not None:
         await context.cache.set(reply.cache_key, reply.result.model_dump(mode="json"), "analysis")
     return completed_row(row, reply.result, None)

@@ -28,6 +28,7 @@ from pydantic import (
 
 from revue.common.contracts.languages import RULE_GROUPS, SUPPORTED_LANGUAGES
 from revue.common.contracts.subjects import Priority
+from revue.gateway.errors import ValidationErrorResponse  # noqa: F401 - the seeds import it here
 
 MAX_CODE_CHARS = 1_000_000
 MAX_BATCH_CODE_BYTES = 10 * 1024 * 1024

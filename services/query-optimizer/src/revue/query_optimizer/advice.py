@@ -28,6 +28,7 @@ from revue.query_optimizer.advisor.selection import (
     Advice,
     Budget,
     IndexAdvisor,
+    WorkloadQuery,
 )
 from revue.query_optimizer.advisor.whatif import (
     HypotheticalIndexes,
@@ -45,6 +46,38 @@ NO_HYPOPG = (
     "hypopg is not installed in this database: candidate indexes were built for real inside "
     "rolled-back transactions, on tables up to {limit} bytes only"
 )
+
+
+async def advise_workload(
+    driver: asyncpg.Connection,
+    workload: list[WorkloadQuery],
+    budget: Budget,
+    rollback_max_table_bytes: int,
+) -> Advice:
+    """The advisor over a workload, on the database `driver` is connected to.
+
+    Costs come from hypopg's hypothetical indexes where the extension is
+    installed, else from real indexes built in transactions that are rolled
+    back, on tables up to `rollback_max_table_bytes` only (the build blocks
+    their writers meanwhile).
+    """
+    tables: set[str] = set()
+    for query in workload:
+        with contextlib.suppress(SqlShapeError):
+            tables |= shape_of(query.statement).reads
+    catalog = await Catalog.load(driver, tables)
+    whatif: WhatIf
+    if await hypopg_available(driver):
+        whatif = HypotheticalIndexes(driver)
+    else:
+        whatif = RolledBackIndexes(
+            driver,
+            {name: info.bytes <= rollback_max_table_bytes for name, info in catalog.tables.items()},
+        )
+    try:
+        return await IndexAdvisor(whatif, catalog, budget).advise(workload)
+    finally:
+        await whatif.clear()
 
 
 class Advising:
@@ -83,16 +116,9 @@ class Advising:
             driver: asyncpg.Connection = raw.driver_connection  # type: ignore[assignment]
             server, server_note = await read_statements(driver, self.settings.advisor_workload_size)
             workload = merge(recorded, server)
-            tables: set[str] = set()
-            for query in workload:
-                with contextlib.suppress(SqlShapeError):
-                    tables |= shape_of(query.statement).reads
-            catalog = await Catalog.load(driver, tables)
-            whatif = await self._whatif(driver, catalog)
-            try:
-                advice = await IndexAdvisor(whatif, catalog, self.budget()).advise(workload)
-            finally:
-                await whatif.clear()
+            advice = await advise_workload(
+                driver, workload, self.budget(), self.settings.advisor_rollback_max_table_bytes
+            )
         created = await self.statistics.replace_recommendations(
             advice.recommendations, advice.method
         )
@@ -122,14 +148,6 @@ class Advising:
         }
         log.info("index advice", **{k: v for k, v in self.last.items() if k != "note"})
         return advice
-
-    async def _whatif(self, driver: asyncpg.Connection, catalog: Catalog) -> WhatIf:
-        if await hypopg_available(driver):
-            return HypotheticalIndexes(driver)
-        limit = self.settings.advisor_rollback_max_table_bytes
-        return RolledBackIndexes(
-            driver, {name: info.bytes <= limit for name, info in catalog.tables.items()}
-        )
 
     # --- on a timer ---------------------------------------------------------------------
 

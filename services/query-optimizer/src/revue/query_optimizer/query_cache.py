@@ -156,12 +156,13 @@ class QueryResultCache:
         )
         raw = self.l1.get(key)
         if raw is None and self.l2 is not None:
-            shared = await self.l2.get(key)
+            shared, seconds_left = await self.l2.get_with_ttl(key)
             if shared is not None:
                 self._count_hit("l2")
                 tags, _, raw = shared.partition(b"\0")
                 tag_list = [tag for tag in tags.decode().split(",") if tag]
-                self.l1.set(key, raw, cache_ttl or self.default_ttl, tag_list)
+                if seconds_left > 0:  # the L1 copy expires with the shared entry
+                    self.l1.set(key, raw, seconds_left, tag_list)
         elif raw is not None:
             self._count_hit("l1")
         if raw is not None:

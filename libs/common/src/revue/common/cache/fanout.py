@@ -21,6 +21,7 @@ from revue.common.cache.tiered import AIResultCache, Announce
 from revue.common.contracts import subjects
 from revue.common.contracts.events import GetCacheStats, InvalidateCache
 from revue.common.contracts.subjects import BusTopology
+from revue.common.seeds import register_ai_cache
 
 
 def announcer(broker: NatsBroker, topology: BusTopology) -> Announce:
@@ -63,4 +64,5 @@ def shared_cache(
     )
     follow_invalidations(broker, topology, cache)
     answer_stats(broker, topology, cache)
+    register_ai_cache(cache)  # what the seeds' get_ai_cache() returns in this process
     return cache

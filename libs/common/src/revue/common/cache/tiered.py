@@ -30,6 +30,7 @@ from revue.common.concurrency.singleflight import SingleFlight
 from revue.common.contracts.events import (
     MAX_KEYS_PER_MESSAGE,
     MAX_PREFIXES_PER_MESSAGE,
+    AnalyzerIdentity,
     InvalidateCache,
 )
 from revue.common.contracts.keys import CacheKeyGenerator
@@ -73,6 +74,8 @@ class AIResultCache:
         )
         self.announce = announce
         self.origin = origin
+        # Whose results this process reads and writes (part of each key), once known.
+        self.analyzer: AnalyzerIdentity | None = None
         self.flights: SingleFlight[Any] = SingleFlight()
         self.hits = 0
         self.misses = 0
@@ -158,17 +161,48 @@ class AIResultCache:
 
     # --- the seed's analysis helpers ------------------------------------------------
 
+    def analysis_key(
+        self,
+        code: str,
+        language: str,
+        rules: Iterable[str] = (),
+        *,
+        max_issues: int = 100,
+        analyzer: AnalyzerIdentity | None = None,
+        model: str | None = None,
+    ) -> str:
+        """The key a result of this analyzer has: the services' own key for their results.
+
+        The analyzer is part of every key (a different analyzer may answer
+        differently): the one given, else this process's (`analyzer`, set by the
+        service that computes or learns it), else the caller's own results
+        (`provider="external"`, with the seed's `model`), which never share a
+        key with a service's.
+        """
+        who = (
+            analyzer
+            or self.analyzer
+            or AnalyzerIdentity(provider="external", model=model, version="")
+        )
+        return CacheKeyGenerator.generate_analysis_key(
+            code,
+            language,
+            rules,
+            max_issues=max_issues,
+            provider=who.provider,
+            model=who.model,
+            analyzer_version=who.version,
+        )
+
     async def get_analysis(
         self, code: str, language: str, rules: Iterable[str] = (), **params: Any
     ) -> Any:
-        return await self.get(
-            CacheKeyGenerator.generate_analysis_key(code, language, rules, **params)
-        )
+        return await self.get(self.analysis_key(code, language, rules, **params))
 
     async def set_analysis(
         self, code: str, language: str, rules: Iterable[str], result: Any, **params: Any
     ) -> bool:
-        key = CacheKeyGenerator.generate_analysis_key(code, language, rules, **params)
+        key = self.analysis_key(code, language, rules, **params)
         return await self.set(key, result, "analysis")
 
     # --- invalidation ---------------------------------------------------------------
