@@ -12,7 +12,7 @@ COMPOSE_SECRETS := POSTGRES_PASSWORD GRAFANA_ADMIN_PASSWORD JWT_SECRET CDN_ADMIN
 	GATEWAY_NATS_PASSWORD ANALYSIS_NATS_PASSWORD CACHE_NATS_PASSWORD QUERY_OPTIMIZER_NATS_PASSWORD \
 	CDN_NATS_PASSWORD ADMIN_NATS_PASSWORD
 
-.PHONY: help install lock run test test-fast test-faults lint format bench compose-up compose-down clean
+.PHONY: help install lock run test test-fast test-faults lint format docs bench compose-up compose-down clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -57,6 +57,9 @@ lint: ## ruff check and format check
 format: ## Apply ruff's formatting and safe fixes
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
+
+docs: ## Write docs/configuration.md from the settings classes (a test checks it is current)
+	$(VENV)/bin/revue config-docs --output docs/configuration.md
 
 bench: ## Run the benchmarks under bench/ and print their figures
 	@# the HTTP benchmarks load their servers with wrk, in its own process

@@ -70,9 +70,9 @@ GC_THRESHOLDS = (50_000, 20, 100)
 def freeze_startup_objects() -> None:
     """Keep what start-up built (routes, schemas, models, clients) out of garbage collection.
 
-    A full collection walks every tracked object: over the ~200,000 a
-    service holds after start-up it took ~100 ms here, a pause every
-    request in flight waits out (it showed as the p99). Frozen objects are
+    A full collection walks every tracked object, and a service holds
+    hundreds of thousands after start-up: a pause every request in flight
+    waits out (it showed as the p99). Frozen objects are
     never scanned, and those that start-up made are meant to live as long as
     the process.
     """

@@ -2,9 +2,9 @@
 
 FastStream's per-message chain (its logging, acknowledgement, telemetry and
 Prometheus middlewares, dependency injection, the anyio task group of a
-concurrent subscriber, the reply's own publish chain) took 0.43 ms of the
-analysis service's 0.97 ms median answer to `analysis.run` on this machine
-(`bench/bench_responder.py` measures both in one run). For the subjects a
+concurrent subscriber, the reply's own publish chain) was nearly half of the
+analysis service's median answer to `analysis.run` (`bench/bench_responder.py`
+measures both in one run; figures in bench/RESULTS.md). For the subjects a
 client waits on, a `Responder` does what the broker's middlewares do for a
 request, and nothing more:
 

@@ -6,8 +6,8 @@ parent-based ratio sampler, so a trace started upstream is never cut in half
 downstream. Spans are exported over OTLP/HTTP when
 `OTEL_EXPORTER_OTLP_ENDPOINT` is set. Until something receives spans (an
 exporter, or a processor a test adds), none is recorded: building a span
-nobody reads costs ~40 us a request here, while its ids, which the logs and
-the next hop carry, are made all the same; and the helpers below, for the
+nobody reads was a measurable share of a cached answer, while its ids, which
+the logs and the next hop carry, are made all the same; and the helpers below, for the
 messages we handle with nats-py, make no span at all, passing the trace on
 as it came.
 
