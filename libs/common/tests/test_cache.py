@@ -219,3 +219,25 @@ async def test_an_l2_hit_is_kept_in_l1_only_for_the_entrys_remaining_time(redis,
     left = entry.expires_at - reader.l1.clock()
     assert 25 < left <= 30, left  # not the default TTL (an hour)
     assert reader.get_stats()["l2"]["hits"] == 1
+
+
+async def test_the_savings_are_the_stored_cost_of_each_result_served_the_flat_price_when_unknown(
+    redis, redis_prefix
+):
+    writer = cache_for(redis, redis_prefix, cost_per_call_usd=0.02)
+    reader = cache_for(redis, redis_prefix, cost_per_call_usd=0.02)
+    priced = {"findings": [], "usage": {"calls": 0.25, "prompt_tokens": 900, "cost_usd": 0.0125}}
+    unpriced = {"findings": [], "usage": None}
+    await writer.set("priced", priced)
+    await writer.set("unpriced", unpriced)
+    await writer.get("priced")  # L1
+    await reader.get("priced")  # L2, then L1 with its cost
+    await reader.get("priced")
+    await reader.get("unpriced")
+    savings = writer.get_stats()["savings_estimate"]
+    assert savings["stored_cost_saved_usd"] == pytest.approx(0.0125)
+    assert savings["hits_at_flat_price"] == 0
+    savings = reader.get_stats()["savings_estimate"]
+    assert savings["stored_cost_saved_usd"] == pytest.approx(0.025)
+    assert savings["hits_at_stored_cost"] == 2 and savings["hits_at_flat_price"] == 1
+    assert savings["estimated_cost_saved_usd"] == pytest.approx(0.025 + 0.02)

@@ -38,8 +38,8 @@ from revue.common.bus.streams import ensure_streams
 from revue.common.contracts.services import SERVICES, ServiceSpec
 from revue.common.contracts.subjects import BusTopology
 from revue.common.db.migrations import migrate_all
+from revue.common.process import die_with_parent
 from revue.devkit.embedded import Infrastructure, resolve_infrastructure
-from revue.devkit.embedded.servers import _die_with_parent
 from revue.devkit.secrets import SuiteSecrets
 
 log = structlog.get_logger("revue.suite")
@@ -129,7 +129,7 @@ class Suite:
             [sys.executable, "-m", spec.module],
             env=env,
             stdin=subprocess.DEVNULL,
-            preexec_fn=_die_with_parent(signal.SIGTERM),
+            preexec_fn=die_with_parent(signal.SIGTERM),
         )
 
     def start(self, timeout: float = 90.0) -> None:

@@ -32,12 +32,19 @@ from nats.js.api import AckPolicy, ConsumerConfig
 from opentelemetry import trace
 from prometheus_client import Counter, Gauge
 
-from revue.analysis.engine import AnalysisEngine
+from revue.analysis.adapters.providers.llm.batch_api import BatchCollector, BatchUnavailableError
+from revue.analysis.engine import AnalysisEngine, Answer, input_of
 from revue.analysis.outcomes import Outcomes
 from revue.analysis.settings import AnalysisSettings
 from revue.common.bus.consumer_lag import LagProbe
 from revue.common.contracts.errors import ProviderError, RetryExhaustedError, RevueError
-from revue.common.contracts.events import ErrorInfo, MalformedEventError, RunAnalysis, decode_event
+from revue.common.contracts.events import (
+    ErrorInfo,
+    MalformedEventError,
+    RunAnalysis,
+    Usage,
+    decode_event,
+)
 from revue.common.contracts.streams import ANALYSIS_JOBS
 from revue.common.contracts.subjects import BusTopology, Priority
 from revue.common.observability.tracing import consumer_span
@@ -80,8 +87,14 @@ class JobWorker:
         engine: AnalysisEngine,
         outcomes: Outcomes,
         settings: AnalysisSettings,
+        batch_api: BatchCollector | None = None,
     ) -> None:
         self.js = nats.jetstream()
+        # `batch` priority jobs through the provider's Batch API: held while their batch
+        # runs, outside the concurrency slots (they wait; they do not work).
+        self.batch_api = batch_api
+        self._batch_rank = list(Priority).index(Priority.BATCH)
+        self._batch_held: set[asyncio.Task[None]] = set()
         self.topology = topology
         self.engine = engine
         self.outcomes = outcomes
@@ -100,6 +113,15 @@ class JobWorker:
         self._waiting: dict[int, int] = {}  # per priority rank, from the last lag sample
         self._stopping = False
 
+    def _via_batch_api(self, rank: int) -> bool:
+        return self.batch_api is not None and self.batch_api.available and rank == self._batch_rank
+
+    def _max_ack_pending(self, rank: int) -> int:
+        pending = self.settings.job_concurrency * 4
+        if self.batch_api is not None and rank == self._batch_rank:
+            pending = max(pending, self.batch_api.max_jobs * 2)
+        return pending
+
     def consumer_name(self, priority: Priority) -> str:
         return f"{self.settings.job_consumer}-{priority.value}"
 
@@ -116,7 +138,7 @@ class JobWorker:
                     ack_wait=self.settings.job_ack_wait,
                     # A safety net under our own dead-lettering, never reached in practice.
                     max_deliver=self.settings.job_max_deliver + 1,
-                    max_ack_pending=self.settings.job_concurrency * 4,
+                    max_ack_pending=self._max_ack_pending(rank),
                 ),
             )
             self._subscriptions[priority] = subscription
@@ -163,6 +185,8 @@ class JobWorker:
                 self._waiting[rank] = (info.num_pending or 0) + (info.num_ack_pending or 0)
                 async_queue_size.set(sum(self._waiting.values()))
             room = self._prefetch - self._buffered[rank]
+            if self._via_batch_api(rank):
+                room = self.batch_api.max_jobs - len(self._batch_held)  # type: ignore[union-attr]
             if room <= 0:
                 self._room[rank].clear()
                 await self._room[rank].wait()
@@ -178,8 +202,23 @@ class JobWorker:
                 await asyncio.sleep(FETCH_WAIT)
                 continue
             for message in messages:
+                if self._via_batch_api(rank):
+                    self._hold_for_batch(rank, message)
+                    continue
                 self._buffered[rank] += 1
                 self._queue.put_nowait((rank, next(self._order), message))
+
+    def _hold_for_batch(self, rank: int, message: Msg) -> None:
+        task = asyncio.create_task(self._handle(message), name="batch-api-job")
+        self._batch_held.add(task)
+        self._inflight.add(task)
+
+        def done(finished: asyncio.Task[None]) -> None:
+            self._batch_held.discard(finished)
+            self._inflight.discard(finished)
+            self._room[rank].set()
+
+        task.add_done_callback(done)
 
     async def _dispatch(self) -> None:
         while True:
@@ -239,11 +278,13 @@ class JobWorker:
         started = time.monotonic()
         key = self.engine.key_for(request)
         try:
-            result = await self.engine.analyze(request, key)
+            answer = await self._answer(request)
         except (ProviderError, RetryExhaustedError, RevueError, TimeoutError) as error:
             info = error_info(error)
             if not info.retryable:
-                await self._finish(message, request, key, started, error=info)
+                await self._finish(
+                    message, request, key, started, error=info, spent=getattr(error, "usage", None)
+                )
             elif deliveries >= self.settings.job_max_deliver:
                 await self._finish(message, request, key, started, error=info, dead=deliveries)
             else:
@@ -259,7 +300,29 @@ class JobWorker:
                 self.stats.retries += 1
                 await message.nak(delay=self._delay(deliveries, None))
             return
-        await self._finish(message, request, key, started, result=result)
+        await self._finish(
+            message,
+            request,
+            answer.key,
+            started,
+            result=answer.result,
+            spent=None if answer.from_cache else answer.result.usage,
+        )
+
+    async def _answer(self, request: RunAnalysis) -> Answer:
+        """The engine's answer; a `batch` job's from the Batch API when there is one."""
+        if self.batch_api is None or request.priority is not Priority.BATCH:
+            return await self.engine.answer(request)
+        cached = await self.engine.cached(request)
+        if cached is not None:
+            return cached
+        try:
+            result = await self.batch_api.submit(input_of(request))
+        except BatchUnavailableError:
+            return await self.engine.answer(request)  # normal calls
+        if isinstance(result, ProviderError):
+            raise result
+        return await self.engine.remember(request, result)
 
     def _delay(self, deliveries: int, retry_after: float | None) -> float:
         step = self.settings.job_nak_delay * 2 ** (deliveries - 1)
@@ -276,10 +339,17 @@ class JobWorker:
         result: Any = None,
         error: ErrorInfo | None = None,
         dead: int = 0,
+        spent: Usage | None = None,
     ) -> None:
         duration_ms = (time.monotonic() - started) * 1000
         await self.outcomes.completed(
-            request, result=result, error=error, cache_key=key, duration_ms=duration_ms, job=True
+            request,
+            result=result,
+            error=error,
+            cache_key=key,
+            duration_ms=duration_ms,
+            job=True,
+            spent=spent,
         )
         if dead:
             reason = f"{error.code}: {error.message}" if error else "unknown"

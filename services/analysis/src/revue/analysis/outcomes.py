@@ -31,6 +31,7 @@ from revue.common.contracts.events import (
     AnalysisResult,
     ErrorInfo,
     RunAnalysis,
+    Usage,
 )
 from revue.common.contracts.streams import ANALYSIS_EVENTS
 from revue.common.contracts.subjects import BusTopology
@@ -73,10 +74,12 @@ class Outcomes:
         cache_key: str | None = None,
         duration_ms: float = 0.0,
         job: bool = False,
+        spent: Usage | None = None,
     ) -> bool:
         """Record and announce (`job`: it finishes a JetStream job, not an analysis.run);
-        returns False when the job had already been recorded."""
-        outcome = Outcome(request, result, error, cache_key, duration_ms)
+        `spent` is what this request made a provider spend. Returns False when the job
+        had already been recorded."""
+        outcome = Outcome(request, result, error, cache_key, duration_ms, spent)
         subject = subjects.ANALYSIS_COMPLETED_JOB if job else subjects.ANALYSIS_COMPLETED_SYNC
         return await self.writer.process((outcome, self.topology.subject(subject), inject_trace()))
 

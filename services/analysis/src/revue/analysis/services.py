@@ -12,12 +12,18 @@ import time
 import uuid
 from typing import Any
 
+from revue.analysis.adapters.sessions import AnalysisStore
 from revue.analysis.background import Background
-from revue.analysis.engine import AnalysisEngine
+from revue.analysis.engine import AnalysisEngine, Answer
 from revue.analysis.jobs import JobWorker, error_info
 from revue.analysis.outcomes import Outcomes
 from revue.common.contracts.errors import CircuitOpenError
-from revue.common.contracts.events import AnalysisReply, RunAnalysis
+from revue.common.contracts.events import AnalysisReply, GetUsage, RunAnalysis, Usage
+
+
+def spent(answer: Answer) -> Usage | None:
+    """What answering cost now: nothing when the answer came from the cache."""
+    return None if answer.from_cache else answer.result.usage
 
 
 class AnalysisService:
@@ -26,9 +32,11 @@ class AnalysisService:
         engine: AnalysisEngine,
         outcomes: Outcomes,
         background: Background,
+        store: AnalysisStore,
     ) -> None:
         self.engine = engine
         self.outcomes = outcomes
+        self.store = store
         self.background = background
         self.instance = f"analysis-{uuid.uuid4().hex[:8]}"  # names this replica's figures
         # Set by the bus entry points once the job worker runs (JOBS_ENABLED).
@@ -38,9 +46,8 @@ class AnalysisService:
         """Analyse one synchronous request: the reply, with the outcome recorded after it."""
         started = time.monotonic()
         engine, outcomes = self.engine, self.outcomes
-        key = engine.key_for(request)
         try:
-            result = await engine.analyze(request, key)
+            answer = await engine.answer(request)
         except Exception as error:
             info = error_info(error)
             duration_ms = (time.monotonic() - started) * 1000
@@ -49,29 +56,48 @@ class AnalysisService:
             # request into a database write just when things go wrong.
             if not isinstance(error, CircuitOpenError):
                 self.background.spawn(
-                    outcomes.completed(request, error=info, cache_key=key, duration_ms=duration_ms)
+                    outcomes.completed(
+                        request,
+                        error=info,
+                        cache_key=engine.key_for(request),
+                        duration_ms=duration_ms,
+                        spent=getattr(error, "usage", None),
+                    )
                 )
             return AnalysisReply(
                 job_id=request.job_id, status="failed", error=info, duration_ms=duration_ms
             )
         duration_ms = (time.monotonic() - started) * 1000
         self.background.spawn(
-            outcomes.completed(request, result=result, cache_key=key, duration_ms=duration_ms)
+            outcomes.completed(
+                request,
+                result=answer.result,
+                cache_key=answer.key,
+                duration_ms=duration_ms,
+                spent=spent(answer),
+            )
         )
         return AnalysisReply(
             job_id=request.job_id,
             analyzer=engine.identity,
-            cache_key=key,
+            answered_by=answer.analyzer if answer.fallback else None,
+            cache_key=answer.key,
             status="succeeded",
-            result=result,
+            result=answer.result,
+            cached=answer.from_cache,
             duration_ms=duration_ms,
         )
+
+    async def usage(self, request: GetUsage) -> list[dict[str, Any]]:
+        """One owner's provider calls, tokens and cost by day (the gateway's /usage)."""
+        return await self.store.usage_by_day(request.owner_id, request.since, request.until)
 
     async def stats(self) -> dict[str, Any]:
         """Batching, coalescing, breaker and queue figures (`/api/v1/metrics/batching`)."""
         engine = self.engine
         return {
             "instance": self.instance,
+            "providers": engine.describe(),
             "batching": {"ai_analysis": engine.batcher.get_metrics()},
             "coalescing": {
                 "executions": engine.flights.executions,

@@ -44,8 +44,13 @@ def cache_figures(holders: list[dict[str, Any]]) -> dict[str, Any]:
         "savings_estimate": {
             "ai_calls_saved": int(_sum(holders, "savings_estimate", "ai_calls_saved")),
             "estimated_cost_saved_usd": round(
-                _sum(holders, "savings_estimate", "estimated_cost_saved_usd"), 4
+                _sum(holders, "savings_estimate", "estimated_cost_saved_usd"), 6
             ),
+            "stored_cost_saved_usd": round(
+                _sum(holders, "savings_estimate", "stored_cost_saved_usd"), 6
+            ),
+            "hits_at_stored_cost": int(_sum(holders, "savings_estimate", "hits_at_stored_cost")),
+            "hits_at_flat_price": int(_sum(holders, "savings_estimate", "hits_at_flat_price")),
         },
         "holders": sorted(holders, key=lambda holder: str(holder.get("holder"))),
     }

@@ -51,6 +51,7 @@ GRANTS: dict[str, Grant] = {
     "gateway": Grant(
         publish=(
             s.ANALYSIS_RUN, s.ANALYSIS_RUN_BATCH, f"{s.ANALYSIS_JOBS}.*", s.ANALYSIS_STATS,
+            s.ANALYSIS_USAGE,
             s.CACHE_STATS, s.CACHE_INVALIDATE, s.CDN_MANIFEST, s.QUERY_REPORT,
             s.QUERY_RECOMMENDATIONS, *DATABASE,
         ),
@@ -61,8 +62,8 @@ GRANTS: dict[str, Grant] = {
     "analysis": Grant(
         publish=(s.ANALYSIS_COMPLETED_ANY, s.ANALYSIS_DEAD, *DATABASE),
         subscribe=(
-            s.ANALYSIS_RUN, s.ANALYSIS_RUN_BATCH, s.ANALYSIS_STATS, s.CACHE_INVALIDATE,
-            s.CACHE_STATS,
+            s.ANALYSIS_RUN, s.ANALYSIS_RUN_BATCH, s.ANALYSIS_STATS, s.ANALYSIS_USAGE,
+            s.CACHE_INVALIDATE, s.CACHE_STATS,
         ),
         consumes=(ANALYSIS_JOBS.name,),
         answers_inboxes_of=("gateway",),

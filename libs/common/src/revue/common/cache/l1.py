@@ -17,6 +17,7 @@ class _Entry:
     value: bytes
     expires_at: float
     tags: frozenset[str]
+    saving: float | None = None  # what serving it saves (its stored cost), when known
 
 
 class L1MemoryCache:
@@ -53,12 +54,24 @@ class L1MemoryCache:
         self.hits += count
         return entry.value
 
-    def set(self, key: str, value: bytes, ttl: float, tags: Iterable[str] = ()) -> None:
+    def saving(self, key: str) -> float | None:
+        """The stored cost of an entry (what a hit on it saved), when known."""
+        entry = self._entries.get(key)
+        return entry.saving if entry is not None else None
+
+    def set(
+        self,
+        key: str,
+        value: bytes,
+        ttl: float,
+        tags: Iterable[str] = (),
+        saving: float | None = None,
+    ) -> None:
         if len(value) > self.max_bytes:
             return  # larger than the whole tier: keep it in L2 only
         if key in self._entries:
             self._drop(key)
-        entry = _Entry(value, self.clock() + ttl, frozenset(tags))
+        entry = _Entry(value, self.clock() + ttl, frozenset(tags), saving)
         self._entries[key] = entry
         for tag in entry.tags:
             self._tagged.setdefault(tag, set()).add(key)

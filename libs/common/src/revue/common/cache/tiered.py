@@ -43,6 +43,10 @@ cache_hits_total = Counter("cache_hits_total", "Cache hits", ["tier"])
 cache_misses_total = Counter("cache_misses_total", "Cache misses (both tiers)")
 ai_cache_hit_rate = Gauge("ai_cache_hit_rate", "Share of cache reads answered from L1 or L2")
 ai_calls_saved_total = Counter("ai_calls_saved_total", "AI provider calls avoided by the cache")
+cost_saved_usd_total = Counter(
+    "cache_cost_saved_usd_total",
+    "What the results served from the cache cost to compute (their stored usage)",
+)
 HITS_BY_TIER = {tier: cache_hits_total.labels(tier) for tier in ("l1", "l2")}
 
 Announce = Callable[[InvalidateCache], Awaitable[None]]
@@ -80,6 +84,8 @@ class AIResultCache:
         self.hits = 0
         self.misses = 0
         self.computed = 0
+        self.saved_usd = 0.0  # the stored cost of every hit whose cost is known
+        self.unpriced_hits = 0  # hits whose cost is not known: the flat figure applies
 
     # --- reads and writes -----------------------------------------------------------
 
@@ -88,14 +94,15 @@ class AIResultCache:
             return None
         value = self.l1.get(key)
         if value is not None:
-            self._hit("l1")
+            self._hit("l1", self.l1.saving(key))
             return value
         if self.l2 is not None:
             value, seconds_left = await self.l2.get_with_ttl(key)
             if value is not None:
-                self._hit("l2")
+                saving = stored_cost(value)
+                self._hit("l2", saving)
                 if seconds_left > 0:  # the L1 copy expires with the entry, never after it
-                    self.l1.set(key, value, seconds_left)
+                    self.l1.set(key, value, seconds_left, saving=saving)
                 return value
         self._miss()
         return None
@@ -105,9 +112,9 @@ class AIResultCache:
         refuse the request (`count_local_hit` once it serves it) or go on to `get`."""
         return self.l1.get(key, count=False) if self.config.enabled else None
 
-    def count_local_hit(self) -> None:
+    def count_local_hit(self, key: str) -> None:
         self.l1.hits += 1
-        self._hit("l1")
+        self._hit("l1", self.l1.saving(key))
 
     async def get(self, key: str) -> Any | None:
         raw = await self.get_raw(key)
@@ -130,8 +137,9 @@ class AIResultCache:
         if seconds <= 0:
             return False
         raw = value if isinstance(value, bytes) else orjson.dumps(value)
+        saving = stored_cost(value)
         tags = tuple(tags)
-        self.l1.set(key, raw, seconds, tags)
+        self.l1.set(key, raw, seconds, tags, saving)
         if self.l2 is not None:
             await self.l2.set(key, raw, seconds, tags)
         return True
@@ -244,10 +252,15 @@ class AIResultCache:
 
     # --- figures --------------------------------------------------------------------
 
-    def _hit(self, tier: str) -> None:
+    def _hit(self, tier: str, saving: float | None = None) -> None:
         self.hits += 1
         HITS_BY_TIER[tier].inc()
         ai_calls_saved_total.inc()
+        if saving is None:
+            self.unpriced_hits += 1
+        else:
+            self.saved_usd += saving
+            cost_saved_usd_total.inc(saving)
         ai_cache_hit_rate.set(self.hits / (self.hits + self.misses))
 
     def _miss(self) -> None:
@@ -266,12 +279,33 @@ class AIResultCache:
             },
             "savings_estimate": {
                 "ai_calls_saved": self.hits,
-                "estimated_cost_saved_usd": round(self.hits * self.config.cost_per_call_usd, 4),
+                # The stored cost of each result served, the flat price only where unknown
+                "estimated_cost_saved_usd": round(
+                    self.saved_usd + self.unpriced_hits * self.config.cost_per_call_usd, 6
+                ),
+                "stored_cost_saved_usd": round(self.saved_usd, 6),
+                "hits_at_stored_cost": self.hits - self.unpriced_hits,
+                "hits_at_flat_price": self.unpriced_hits,
+                "flat_price_per_call_usd": self.config.cost_per_call_usd,
             },
             "l1": self.l1.stats(),
             "l2": self.l2.stats() if self.l2 is not None else None,
             "computed": self.computed,
         }
+
+
+def stored_cost(value: Any) -> float | None:
+    """The `usage.cost_usd` a cached result carries (what computing it cost), if any."""
+    if isinstance(value, bytes):
+        if b'"cost_usd"' not in value:
+            return None  # most values (the builtin analyzer's) carry none: no parse
+        try:
+            value = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            return None
+    usage = value.get("usage") if isinstance(value, dict) else None
+    cost = usage.get("cost_usd") if isinstance(usage, dict) else None
+    return float(cost) if isinstance(cost, int | float) else None
 
 
 def invalidation_events(

@@ -24,6 +24,8 @@ class ProviderError(RevueError):
 
     code = "provider_error"
     retryable = False
+    # What the attempts at this input cost (an events.Usage), when a model was called.
+    usage: object | None = None
 
 
 class RetryableProviderError(ProviderError):
@@ -37,6 +39,12 @@ class ProviderRejectedError(ProviderError):
     """The provider refused the input; trying again will not help."""
 
     code = "provider_rejected"
+
+
+class InvalidModelAnswerError(ProviderError):
+    """The model's answer for this input did not validate, alone as well as packed."""
+
+    code = "invalid_model_answer"
 
 
 class AnalysisTimeoutError(ProviderError):

@@ -91,6 +91,26 @@ class Finding(BaseModel):
     fix_hint: Annotated[str, Field(max_length=2_000)] | None = None
 
 
+class Usage(BaseModel):
+    """What a result cost to compute: the provider's own token counts, and their price.
+
+    A packed call's usage is shared among its items by their share of the
+    prompt (`calls` is then a fraction of one call); an item retried alone adds
+    the retry's usage to its share. `cost_usd` is None when no price is known
+    for the model (LLM_PRICES): never guessed.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    model: ShortText | None = None
+    calls: float = Field(default=0.0, ge=0)
+    prompt_tokens: int = Field(default=0, ge=0)
+    completion_tokens: int = Field(default=0, ge=0)
+    cached_prompt_tokens: int = Field(default=0, ge=0)
+    cost_usd: float | None = Field(default=None, ge=0)
+    packed: bool = False
+
+
 class AnalysisResult(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -99,6 +119,8 @@ class AnalysisResult(BaseModel):
     language: ShortText
     findings: list[Finding] = Field(default_factory=list)
     truncated: bool = False
+    # What computing it cost (None for analyzers that call no model: the builtin one).
+    usage: Usage | None = None
 
 
 class RunAnalysis(Event):
@@ -165,10 +187,16 @@ class AnalyzerIdentity(BaseModel):
 
 
 class AnalysisReply(Event):
-    """The answer to `RunAnalysis` on the synchronous path."""
+    """The answer to `RunAnalysis` on the synchronous path.
+
+    `analyzer` is the analyzer a request's cache key is made for (the first of
+    the chain); `answered_by` names a fallback when one answered instead, and
+    `cache_key` is then the fallback's key, never the first analyzer's.
+    """
 
     job_id: UUID
     analyzer: AnalyzerIdentity | None = None
+    answered_by: AnalyzerIdentity | None = None
     cache_key: ShortText | None = None
     status: Literal["succeeded", "failed"]
     result: AnalysisResult | None = None
@@ -203,6 +231,14 @@ class AnalysisDeadLettered(Event):
 
 class GetAnalysisStats(Event):
     """Ask the analysis service for its batching and queue figures."""
+
+
+class GetUsage(Event):
+    """Ask for one owner's provider calls, tokens and cost by day, in [since, until)."""
+
+    owner_id: ShortText
+    since: datetime
+    until: datetime
 
 
 # --- cache ----------------------------------------------------------------------

@@ -23,6 +23,7 @@ ANALYSIS_COMPLETED_JOB = f"{ANALYSIS_COMPLETED}.job"
 ANALYSIS_COMPLETED_ANY = f"{ANALYSIS_COMPLETED}.>"
 ANALYSIS_DEAD = "analysis.dead"
 ANALYSIS_STATS = "analysis.stats"
+ANALYSIS_USAGE = "analysis.usage"  # one owner's provider calls, tokens and cost by day
 CACHE_GET = "cache.get"
 CACHE_SET = "cache.set"
 CACHE_STATS = "cache.stats"

@@ -29,9 +29,18 @@ class Readiness:
     def __init__(self, timeout: float = 2.0) -> None:
         self.timeout = timeout
         self._checks: dict[str, Check] = {}
+        self._details: dict[str, Callable[[], Any]] = {}
 
     def add(self, name: str, check: Check) -> None:
         self._checks[name] = check
+
+    def add_details(self, name: str, describe: Callable[[], Any]) -> None:
+        """What `/readyz` shows beside the checks without deciding readiness (e.g. the
+        output mode each AI provider was found to take)."""
+        self._details[name] = describe
+
+    def details(self) -> dict[str, Any]:
+        return {name: describe() for name, describe in self._details.items()}
 
     async def _run(self, name: str, check: Check) -> tuple[str, dict[str, Any]]:
         started = time.perf_counter()
@@ -88,7 +97,13 @@ def observability_router(
     @router.get("/readyz", summary="Readiness: every dependency answers")
     async def readyz() -> JSONResponse:
         ready, checks = await readiness.report()
-        body = {"status": "ready" if ready else "not ready", "service": service, "checks": checks}
+        body: dict[str, Any] = {
+            "status": "ready" if ready else "not ready",
+            "service": service,
+            "checks": checks,
+        }
+        if details := readiness.details():
+            body["details"] = details
         return JSONResponse(body, status_code=200 if ready else 503)
 
     @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)

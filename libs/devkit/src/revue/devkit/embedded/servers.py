@@ -8,8 +8,6 @@ so even a supervisor killed with SIGKILL leaves no server behind.
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import os
 import shutil
 import signal
@@ -17,27 +15,15 @@ import subprocess
 import sys
 import sysconfig
 import time
-from collections.abc import Callable
 from pathlib import Path
 
+from revue.common.process import die_with_parent
 from revue.devkit.embedded.probes import (
     free_port,
     nats_answers,
     postgres_answers,
     redis_answers,
 )
-
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent(sig: int) -> Callable[[], None]:
-    def preexec() -> None:
-        os.setsid()  # Ctrl-C reaches the supervisor only; it stops us in order
-        # Not Linux: no parent-death signal, the supervisor's stop() still applies.
-        with contextlib.suppress(OSError):
-            ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, sig)
-
-    return preexec
 
 
 def _script(name: str) -> Path:
@@ -94,7 +80,7 @@ class EmbeddedServer:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                preexec_fn=_die_with_parent(self.stop_signal),
+                preexec_fn=die_with_parent(self.stop_signal),
                 **self.popen_options(),  # type: ignore[arg-type]
             )
         deadline = time.monotonic() + timeout

@@ -15,15 +15,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 import orjson
-from sqlalchemy import text
+from sqlalchemy import func, literal_column, select, text
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from revue.common.contracts.events import AnalysisResult, ErrorInfo, Finding, RunAnalysis
+from revue.analysis.adapters.tables import analysis_sessions
+from revue.common.contracts.events import AnalysisResult, ErrorInfo, Finding, RunAnalysis, Usage
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +35,8 @@ class Outcome:
     error: ErrorInfo | None
     cache_key: str | None
     duration_ms: float
+    # What this request made a provider spend (None: answered from the cache, or no model)
+    spent: Usage | None = None
 
 
 # Each group commit's rows travel as one JSON parameter that PostgreSQL turns
@@ -45,12 +49,14 @@ INSERT_SESSIONS = text(
     INSERT INTO analysis_sessions (
         job_id, owner_id, language, rules, max_issues, priority, status, analyzer,
         analyzer_version, cache_key, findings_count, truncated, error, duration_ms,
-        submitted_at, completed_at
+        submitted_at, completed_at, model, provider_calls, prompt_tokens, completion_tokens,
+        cached_prompt_tokens, cost_usd
     )
     SELECT
         job_id, owner_id, language, rules, max_issues, priority, status, analyzer,
         analyzer_version, cache_key, findings_count, truncated, error, duration_ms,
-        submitted_at, now()
+        submitted_at, now(), model, provider_calls, prompt_tokens, completion_tokens,
+        cached_prompt_tokens, cost_usd
     FROM jsonb_populate_recordset(NULL::analysis_sessions, CAST(:rows AS jsonb))
     ON CONFLICT (job_id) DO NOTHING
     RETURNING job_id
@@ -68,6 +74,50 @@ INSERT_FINDINGS = text(
 class AnalysisStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+
+    async def usage_by_day(
+        self, owner_id: str, since: datetime, until: datetime
+    ) -> list[dict[str, Any]]:
+        """One owner's provider calls, tokens and cost per UTC day, in [since, until).
+
+        Only rows that called a model count (cache answers cost nothing); the
+        cost of a day is unknown (None) when any of its rows had no price.
+        """
+        day = func.date_trunc("day", func.timezone("UTC", analysis_sessions.c.completed_at))
+        statement = (
+            select(
+                day.label("day"),
+                func.count().label("analyses"),
+                func.sum(analysis_sessions.c.provider_calls).label("calls"),
+                func.sum(analysis_sessions.c.prompt_tokens).label("prompt_tokens"),
+                func.sum(analysis_sessions.c.completion_tokens).label("completion_tokens"),
+                func.sum(analysis_sessions.c.cached_prompt_tokens).label("cached_prompt_tokens"),
+                func.sum(analysis_sessions.c.cost_usd).label("cost_usd"),
+                func.count(analysis_sessions.c.cost_usd).label("priced"),
+            )
+            .where(
+                analysis_sessions.c.owner_id == owner_id,
+                analysis_sessions.c.completed_at >= since,
+                analysis_sessions.c.completed_at < until,
+                analysis_sessions.c.provider_calls > literal_column("0"),  # the index predicate
+            )
+            .group_by(day)
+            .order_by(day)
+        )
+        async with self.engine.connect() as connection:
+            rows = (await connection.execute(statement)).mappings().all()
+        return [
+            {
+                "day": row["day"].date().isoformat(),
+                "analyses": row["analyses"],
+                "calls": round(float(row["calls"]), 3),
+                "prompt_tokens": int(row["prompt_tokens"]),
+                "completion_tokens": int(row["completion_tokens"]),
+                "cached_prompt_tokens": int(row["cached_prompt_tokens"]),
+                "cost_usd": round(row["cost_usd"], 6) if row["priced"] == row["analyses"] else None,
+            }
+            for row in rows
+        ]
 
     async def record_many(self, outcomes: list[Outcome]) -> list[bool]:
         """Store several outcomes in one transaction (group commit).
@@ -117,6 +167,21 @@ def _session_row(outcome: Outcome) -> dict[str, Any]:
         "error": error.model_dump() if error else None,
         "duration_ms": outcome.duration_ms,
         "submitted_at": request.submitted_at,
+        **_spent_columns(outcome.spent),
+    }
+
+
+def _spent_columns(spent: Usage | None) -> dict[str, Any]:
+    if spent is None:
+        return {"model": None, "provider_calls": 0.0, "prompt_tokens": 0, "completion_tokens": 0,
+                "cached_prompt_tokens": 0, "cost_usd": None}  # fmt: skip
+    return {
+        "model": spent.model,
+        "provider_calls": spent.calls,
+        "prompt_tokens": spent.prompt_tokens,
+        "completion_tokens": spent.completion_tokens,
+        "cached_prompt_tokens": spent.cached_prompt_tokens,
+        "cost_usd": spent.cost_usd,
     }
 
 

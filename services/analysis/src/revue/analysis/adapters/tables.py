@@ -1,12 +1,14 @@
 """The analysis service's tables (created by its migrations, `migrations/versions/`).
 
-- analysis_sessions: one row per analysis (synchronous or job), its outcome and cost;
+- analysis_sessions: one row per analysis (synchronous or job), its outcome and what it
+  cost (provider calls, tokens, dollars: zero when the answer came from the cache);
 - findings: what each analysis found, in order.
 """
 
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -41,6 +43,13 @@ analysis_sessions = Table(
     Column("truncated", Boolean, nullable=False, server_default="false"),
     Column("error", JSONB),
     Column("duration_ms", Float, nullable=False, server_default="0"),
+    # What computing it cost: nothing when it came from the cache (migration 0002)
+    Column("model", String(200)),
+    Column("provider_calls", Float, nullable=False, server_default="0"),
+    Column("prompt_tokens", BigInteger, nullable=False, server_default="0"),
+    Column("completion_tokens", BigInteger, nullable=False, server_default="0"),
+    Column("cached_prompt_tokens", BigInteger, nullable=False, server_default="0"),
+    Column("cost_usd", Float),
     Column("submitted_at", DateTime(timezone=True), nullable=False),
     Column("completed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )

@@ -8,6 +8,8 @@
   broker middlewares' work done in a fraction of the time; see
   `revue.common.bus.responder`), each answering many requests at once so
   that concurrent ones meet in the engine's micro-batches;
+- `analysis.usage` (queue group `analysis`): one owner's provider calls, tokens
+  and cost by day, from the analysis sessions this service owns;
 - `analysis.stats`, which nobody waits on, is a plain FastStream subscriber
   with no queue group: every replica answers with its own figures;
 - `analysis.jobs.<priority>`: the job worker's durable pull consumers
@@ -19,6 +21,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from revue.analysis.adapters.providers.llm.batch_api import BatchCollector
 from revue.analysis.jobs import JobWorker
 from revue.analysis.services import AnalysisService
 from revue.analysis.settings import AnalysisSettings
@@ -29,6 +32,7 @@ from revue.common.contracts.events import (
     AnalysisReply,
     BatchedRun,
     GetAnalysisStats,
+    GetUsage,
     RunAnalysis,
     RunAnalysisBatch,
 )
@@ -36,7 +40,12 @@ from revue.common.observability.tracing import consumer_span
 from revue.common.service import ServiceRuntime
 
 
-def register(runtime: ServiceRuntime, service: AnalysisService, settings: AnalysisSettings) -> None:
+def register(
+    runtime: ServiceRuntime,
+    service: AnalysisService,
+    settings: AnalysisSettings,
+    batch_api: BatchCollector | None = None,
+) -> None:
     """Declare every entry point; the job worker starts with the service (JOBS_ENABLED)."""
     broker, topology = runtime.broker, runtime.topology
     tracer = runtime.tracer_provider.get_tracer("revue.analysis.bus")
@@ -67,6 +76,12 @@ def register(runtime: ServiceRuntime, service: AnalysisService, settings: Analys
         await asyncio.gather(*(answer_one(run) for run in batch.runs))
         return AnalysisBatchAnswered(answered=len(batch.runs))
 
+    @broker.subscriber(
+        topology.subject(subjects.ANALYSIS_USAGE), queue=subjects.ANALYSIS_QUEUE_GROUP
+    )
+    async def usage(request: GetUsage) -> dict[str, Any]:
+        return {"days": await service.usage(request)}
+
     # No queue group: every replica answers, and the asker adds the figures up.
     @broker.subscriber(topology.subject(subjects.ANALYSIS_STATS))
     async def analysis_stats(_: GetAnalysisStats) -> dict[str, Any]:
@@ -75,7 +90,9 @@ def register(runtime: ServiceRuntime, service: AnalysisService, settings: Analys
     if settings.jobs_enabled:
 
         async def start_jobs() -> None:
-            worker = JobWorker(runtime.nats, topology, service.engine, service.outcomes, settings)
+            worker = JobWorker(
+                runtime.nats, topology, service.engine, service.outcomes, settings, batch_api
+            )
             await worker.start()
             service.job_worker = worker
 

@@ -24,6 +24,7 @@ from revue.gateway.entrypoints.http import (
     cdn,
     metrics,
     query_optimizer,
+    usage,
 )
 from revue.gateway.entrypoints.http.lane import AnalyzeLane
 from revue.gateway.entrypoints.http.middleware import BodySizeLimit, ResponseHeaders
@@ -38,6 +39,7 @@ ROUTERS = (
     cache.router,
     cdn.router,
     query_optimizer.router,
+    usage.router,
 )
 DESCRIPTION = """
 The public API of Revue. Register, get a token (or an API key), then analyse

@@ -169,7 +169,7 @@ class AnalyzeLane:
         key = key_for(context, request.code, request.language, request.rules, request.max_issues)
         raw = context.cache.peek_local(key) if key is not None else None
         if raw is not None:
-            context.cache.count_local_hit()
+            context.cache.count_local_hit(key)
             lane_answers_total.inc()
             return 200, self._hit(request, principal, raw), limits
         try:
