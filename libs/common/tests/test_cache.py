@@ -241,3 +241,22 @@ async def test_the_savings_are_the_stored_cost_of_each_result_served_the_flat_pr
     assert savings["stored_cost_saved_usd"] == pytest.approx(0.025)
     assert savings["hits_at_stored_cost"] == 2 and savings["hits_at_flat_price"] == 1
     assert savings["estimated_cost_saved_usd"] == pytest.approx(0.025 + 0.02)
+
+
+async def test_a_burst_of_writes_waits_for_a_redis_connection_instead_of_failing(
+    make_settings, redis_prefix
+):
+    from revue.common.service import ServiceRuntime
+    from revue.common.settings import ServiceSettings
+
+    settings = make_settings(ServiceSettings, redis_max_connections=8)
+    runtime = ServiceRuntime(settings, configure_process=False)
+    redis = runtime.use_redis()
+    cache = AIResultCache(redis, CacheConfig(namespace=redis_prefix.rstrip(":"), redis_timeout=2))
+    try:
+        await asyncio.gather(*(cache.set(f"burst-{i}", {"i": i}) for i in range(400)))
+        assert cache.l2.errors == 0
+        reader = AIResultCache(redis, CacheConfig(namespace=redis_prefix.rstrip(":")))
+        assert await reader.get("burst-399") == {"i": 399}
+    finally:
+        await redis.aclose()

@@ -30,7 +30,7 @@ from fastapi.middleware import Middleware
 from faststream.nats import NatsBroker
 from nats.aio.client import Client
 from prometheus_client import CollectorRegistry
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -156,12 +156,17 @@ class ServiceRuntime:
         await self.broker.connection.flush(timeout=self.settings.readiness_timeout)
 
     def use_redis(self) -> Redis:
-        client = Redis.from_url(
+        # A burst of writes (a batch of jobs answered at once) waits for a connection
+        # instead of failing: redis-py's plain pool raises past its size.
+        pool = BlockingConnectionPool.from_url(
             self.settings.redis_url,
+            max_connections=self.settings.redis_max_connections,
+            timeout=self.settings.readiness_timeout,
             socket_timeout=self.settings.readiness_timeout,
             socket_connect_timeout=self.settings.readiness_timeout,
             health_check_interval=30,
         )
+        client = Redis.from_pool(pool)  # closing the client closes its pool
         self.readiness.add("redis", redis_check(client))
         self.on_shutdown(client.aclose)
         return client

@@ -75,6 +75,8 @@ class ServiceSettings(BaseSettings):
     (`revue migrate` as the NATS `admin` user) and services may not."""
     redis_url: str = DEFAULT_REDIS_URL
     """Redis: the L2 result cache and the rate limits."""
+    redis_max_connections: int = Field(default=100, ge=1, le=10_000)
+    """Connections to Redis one process opens at most; past them, a call waits for one."""
     database_url: str = DEFAULT_DATABASE_URL
     """PostgreSQL (an SQLAlchemy URL with the asyncpg driver)."""
     bus_namespace: str = Field(default="", pattern=r"^[A-Za-z0-9_-]*$", max_length=32)

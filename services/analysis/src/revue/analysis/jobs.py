@@ -50,6 +50,7 @@ from revue.common.contracts.subjects import BusTopology, Priority
 from revue.common.observability.tracing import consumer_span
 
 log = structlog.get_logger("revue.analysis.jobs")
+jobs_total = Counter("analysis_jobs_total", "Jobs finished by this worker", ["outcome"])
 tracer = trace.get_tracer("revue.analysis.jobs")
 async_queue_size = Gauge("async_queue_size", "Jobs waiting in ANALYSIS_JOBS for this consumer")
 dead_letters_total = Counter(
@@ -356,8 +357,10 @@ class JobWorker:
             await self._dead_letter(message, request, reason, dead, error.code if error else None)
         if result is not None:
             self.stats.completed += 1
+            jobs_total.labels("completed").inc()
         else:
             self.stats.failed += 1
+            jobs_total.labels("failed").inc()
         await message.ack_sync()
 
     async def _give_up(

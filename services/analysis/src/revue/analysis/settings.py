@@ -69,6 +69,8 @@ class AnalysisSettings(ServiceSettings):
     starting one."""
     llm_local_context_tokens: int = Field(default=8_192, ge=512, le=131_072)
     """The local model's context window, prompt and answer together."""
+    llm_local_timeout: float = Field(default=300.0, gt=0)
+    """Seconds one call to the local model may take (it runs on this machine's CPU)."""
     llm_pack_max_items: int = Field(default=8, ge=1, le=64)
     """Items packed into one chat call at most (1: one call per item)."""
     llm_pack_max_prompt_tokens: int = Field(default=6_000, ge=256)

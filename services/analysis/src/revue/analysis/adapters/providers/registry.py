@@ -9,6 +9,7 @@ settings; each its own token counter (its own tokenizer where known).
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 
 from revue.analysis.adapters.providers import Provider
 from revue.analysis.adapters.providers.llm.chat import ChatOptions, ChatProvider, LocalModel
@@ -43,6 +44,10 @@ def builtin(settings: AnalysisSettings) -> Provider:
 
 
 def local(settings: AnalysisSettings) -> Provider:
+    # A model on a CPU writes a few dozen tokens a second: longer calls, shorter answers.
+    options = replace(
+        chat_options(settings), timeout=settings.llm_local_timeout, completion_tokens_per_item=192
+    )
     server = None
     if settings.llm_local_url is None:
         server = LocalModelServer(
@@ -52,7 +57,7 @@ def local(settings: AnalysisSettings) -> Provider:
         server,
         settings.llm_local_url,
         model_path=settings.llm_model_path,
-        options=chat_options(settings),
+        options=options,
         limits=ProviderLimits(settings.llm_rpm, settings.llm_tpm),
     )
 
