@@ -29,6 +29,7 @@ async def provider():
     provider = BuiltinProvider(
         processes=2, deadline=DEADLINE, static_checks=check_many_spinning_on_marker
     )
+    await provider.start()  # as the service does: the workers up and warm first
     yield provider
     await provider.aclose()
 

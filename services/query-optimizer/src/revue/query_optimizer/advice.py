@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,6 +31,12 @@ from revue.query_optimizer.advisor.selection import (
     IndexAdvisor,
     WorkloadQuery,
 )
+from revue.query_optimizer.advisor.verification import (
+    AdviceVerifier,
+    Progress,
+    Verified,
+    VerifyOptions,
+)
 from revue.query_optimizer.advisor.whatif import (
     HypotheticalIndexes,
     RolledBackIndexes,
@@ -43,9 +50,23 @@ log = structlog.get_logger("revue.query_optimizer.advice")
 Announce = Callable[[RecommendationCreated], Awaitable[None]]
 
 NO_HYPOPG = (
-    "hypopg is not installed in this database: candidate indexes were built for real inside "
-    "rolled-back transactions, on tables up to {limit} bytes only"
+    "hypopg is not installed in this database: `CREATE EXTENSION hypopg` as a superuser once "
+    "its package is on the server (Debian and Ubuntu: postgresql-{major}-hypopg; elsewhere "
+    "from source, github.com/HypoPG/hypopg). Meanwhile candidate indexes were built for real "
+    "inside rolled-back transactions, on tables up to {limit:,} bytes only."
 )
+
+
+@dataclass
+class AdviceRun:
+    """One advice run: the advice, what was skipped and why, how costs were asked, and
+    (when asked) what execution showed."""
+
+    advice: Advice
+    skipped: dict[str, str]
+    note: str | None
+    verified: Verified | None = None
+    statements: int = 0
 
 
 async def advise_workload(
@@ -53,31 +74,59 @@ async def advise_workload(
     workload: list[WorkloadQuery],
     budget: Budget,
     rollback_max_table_bytes: int,
-) -> Advice:
+    *,
+    verify: VerifyOptions | None = None,
+    progress: Progress | None = None,
+) -> AdviceRun:
     """The advisor over a workload, on the database `driver` is connected to.
 
     Costs come from hypopg's hypothetical indexes where the extension is
     installed, else from real indexes built in transactions that are rolled
     back, on tables up to `rollback_max_table_bytes` only (the build blocks
-    their writers meanwhile).
+    their writers meanwhile). A statement naming a table the database does not
+    have is skipped and said so. With `verify`, the choice is built and timed
+    for real and what does not pay its way is dropped (`verification`).
     """
+    say = progress or (lambda _: None)
     tables: set[str] = set()
+    shapes = {}
     for query in workload:
         with contextlib.suppress(SqlShapeError):
-            tables |= shape_of(query.statement).reads
+            shapes[query.fingerprint] = shape_of(query.statement)
+            tables |= shapes[query.fingerprint].reads | shapes[query.fingerprint].writes
     catalog = await Catalog.load(driver, tables)
+    skipped: dict[str, str] = {}
+    known = []
+    for query in workload:
+        shape = shapes.get(query.fingerprint)
+        unknown = sorted((shape.reads | shape.writes) - set(catalog.tables)) if shape else []
+        if unknown:
+            skipped[query.fingerprint] = f"names a table this database lacks: {', '.join(unknown)}"
+        else:
+            known.append(query)
     whatif: WhatIf
+    note = None
     if await hypopg_available(driver):
         whatif = HypotheticalIndexes(driver)
     else:
+        major = await driver.fetchval("SELECT current_setting('server_version_num')::int / 10000")
+        note = NO_HYPOPG.format(major=major, limit=rollback_max_table_bytes)
         whatif = RolledBackIndexes(
             driver,
             {name: info.bytes <= rollback_max_table_bytes for name, info in catalog.tables.items()},
         )
+    say(f"advising on {len(known)} statements over {len(catalog.tables)} tables ({whatif.method})")
     try:
-        return await IndexAdvisor(whatif, catalog, budget).advise(workload)
+        advice = await IndexAdvisor(whatif, catalog, budget, progress=say).advise(known)
     finally:
         await whatif.clear()
+    skipped |= advice.skipped
+    run = AdviceRun(advice, skipped, note, statements=len(known))
+    if verify is not None and advice.recommendations:
+        verifier = AdviceVerifier(driver, catalog, verify, say)
+        run.verified = await verifier.verify(advice.recommendations, known)
+        advice.recommendations = run.verified.kept + [r for r, _ in run.verified.unverified]
+    return run
 
 
 class Advising:
@@ -116,9 +165,10 @@ class Advising:
             driver: asyncpg.Connection = raw.driver_connection  # type: ignore[assignment]
             server, server_note = await read_statements(driver, self.settings.advisor_workload_size)
             workload = merge(recorded, server)
-            advice = await advise_workload(
+            run = await advise_workload(
                 driver, workload, self.budget(), self.settings.advisor_rollback_max_table_bytes
             )
+            advice = run.advice
         created = await self.statistics.replace_recommendations(
             advice.recommendations, advice.method
         )
@@ -137,9 +187,7 @@ class Advising:
             "ran_at": datetime.now(UTC).isoformat(),
             "seconds": round(time.perf_counter() - started, 3),
             "method": advice.method,
-            "note": None
-            if advice.method == HypotheticalIndexes.method
-            else NO_HYPOPG.format(limit=self.settings.advisor_rollback_max_table_bytes),
+            "note": run.note,
             "statements": len(workload),
             "pg_stat_statements": server_note,
             "skipped": len(advice.skipped),

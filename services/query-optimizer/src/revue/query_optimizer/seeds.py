@@ -111,7 +111,7 @@ class QueryOptimizer:
         async with self.db.connect() as connection:
             raw = await connection.get_raw_connection()
             driver: asyncpg.Connection = raw.driver_connection  # type: ignore[assignment]
-            advice = await advise_workload(
+            run = await advise_workload(
                 driver, workload, Budget(max_indexes=max_indexes), rollback_max_table_bytes
             )
         return [
@@ -122,7 +122,7 @@ class QueryOptimizer:
                 "estimated_improvement": round(recommendation.improvement_pct, 1),
                 "size_bytes": recommendation.size_bytes,
             }
-            for recommendation in advice.recommendations
+            for recommendation in run.advice.recommendations
         ]
 
     async def _keep_slow(self, fingerprint: str, statement: str, duration_ms: float) -> None:

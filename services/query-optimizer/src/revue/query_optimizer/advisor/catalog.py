@@ -6,6 +6,7 @@ all the workload's tables at once.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import asyncpg
@@ -22,7 +23,7 @@ WHERE c.relkind IN ('r', 'p')
 """
 COLUMNS = """
 SELECT a.attrelid, a.attname, s.n_distinct, s.avg_width, s.null_frac,
-       (s.most_common_vals::text::text[])[1] AS common, s.most_common_freqs[1] AS common_freq
+       s.most_common_vals::text::text[] AS common_values, s.most_common_freqs AS common_freqs
 FROM pg_attribute a
 JOIN pg_class c ON c.oid = a.attrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -30,18 +31,18 @@ LEFT JOIN pg_stats s
   ON s.schemaname = n.nspname AND s.tablename = c.relname AND s.attname = a.attname
 WHERE a.attrelid = ANY($1::oid[]) AND a.attnum > 0 AND NOT a.attisdropped
 """
-# Plain-column b-tree indexes only: an expression or partial index covers
-# no column prefix the advisor would propose.
+# Plain-column b-tree indexes: their key columns, included columns and predicate.
+# An expression index covers no column prefix the advisor would propose.
 INDEXES = """
-SELECT i.indrelid,
+SELECT i.indrelid, i.indnkeyatts AS keys,
        array(SELECT a.attname FROM unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
              JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
-             ORDER BY k.ord) AS columns
+             ORDER BY k.ord) AS columns,
+       pg_get_expr(i.indpred, i.indrelid) AS predicate
 FROM pg_index i
 JOIN pg_class ic ON ic.oid = i.indexrelid
 JOIN pg_am am ON am.oid = ic.relam
-WHERE i.indrelid = ANY($1::oid[]) AND am.amname = 'btree'
-  AND i.indexprs IS NULL AND i.indpred IS NULL
+WHERE i.indrelid = ANY($1::oid[]) AND am.amname = 'btree' AND i.indexprs IS NULL
 """
 TUPLE_HEADER_BYTES = 24  # heap tuple header + item pointer
 INDEX_ENTRY_HEADER_BYTES = 12  # index tuple header + item pointer
@@ -51,8 +52,33 @@ INDEX_ENTRY_HEADER_BYTES = 12  # index tuple header + item pointer
 class ColumnStats:
     distinct: float  # estimated distinct values (pg_stats' negative fractions resolved)
     width: int
-    common: str | None = None  # the most common value, as text
-    common_freq: float = 0.0  # and the share of rows holding it
+    null_frac: float = 0.0  # the share of rows where it is NULL
+    common_values: tuple[tuple[str, float], ...] = ()  # most common values and their shares
+
+    @property
+    def common(self) -> str | None:
+        """The most common value, as text."""
+        return self.common_values[0][0] if self.common_values else None
+
+    @property
+    def common_freq(self) -> float:
+        return self.common_values[0][1] if self.common_values else 0.0
+
+    def share_equal_to(self, value: str) -> float:
+        """The share of rows holding `value` (pg_stats' estimate)."""
+        for known, share in self.common_values:
+            if known == value:
+                return share
+        listed = sum(share for _, share in self.common_values)
+        rest = max(self.distinct - len(self.common_values), 1.0)
+        return max(0.0, 1.0 - self.null_frac - listed) / rest
+
+
+@dataclass(frozen=True, slots=True)
+class ExistingIndex:
+    columns: tuple[str, ...]
+    include: tuple[str, ...] = ()
+    predicate: str | None = None
 
 
 @dataclass
@@ -61,7 +87,7 @@ class TableInfo:
     rows: float
     bytes: int
     columns: dict[str, ColumnStats] = field(default_factory=dict)
-    indexes: list[tuple[str, ...]] = field(default_factory=list)
+    indexes: list[ExistingIndex] = field(default_factory=list)
 
     @property
     def row_width(self) -> int:
@@ -71,9 +97,29 @@ class TableInfo:
         widths = (self.columns[c].width if c in self.columns else 8 for c in columns)
         return INDEX_ENTRY_HEADER_BYTES + sum(widths)
 
-    def covered(self, columns: tuple[str, ...]) -> bool:
-        """An existing index starts with exactly these columns (or more)."""
-        return any(index[: len(columns)] == columns for index in self.indexes)
+    def covered(
+        self,
+        columns: tuple[str, ...],
+        include: tuple[str, ...] = (),
+        predicate: str | None = None,
+    ) -> bool:
+        """An existing index starts with these columns, carries the included ones, and is
+        no narrower (a full index, or one with this very predicate)."""
+        for index in self.indexes:
+            if index.predicate is not None and (
+                predicate is None or _normal(index.predicate) != _normal(predicate)
+            ):
+                continue
+            if index.columns[: len(columns)] != columns:
+                continue
+            if set(include) <= set(index.columns) | set(index.include):
+                return True
+        return False
+
+
+def _normal(predicate: str) -> str:
+    """A predicate's text without what pg_get_expr and hand-written SQL differ in."""
+    return re.sub(r'[\s()"]', "", predicate.lower())
 
 
 class Catalog:
@@ -101,9 +147,13 @@ class Catalog:
             distinct = row["n_distinct"] or 0.0
             if distinct < 0:  # a fraction of the rows
                 distinct = -distinct * info.rows
+            common = tuple(zip(row["common_values"] or (), row["common_freqs"] or (), strict=False))
             info.columns[row["attname"]] = ColumnStats(
-                distinct, row["avg_width"] or 8, row["common"], row["common_freq"] or 0.0
+                distinct, row["avg_width"] or 8, row["null_frac"] or 0.0, common
             )
         for row in await connection.fetch(INDEXES, oids):
-            tables[row["indrelid"]].indexes.append(tuple(row["columns"]))
+            columns = tuple(row["columns"])
+            tables[row["indrelid"]].indexes.append(
+                ExistingIndex(columns[: row["keys"]], columns[row["keys"] :], row["predicate"])
+            )
         return cls({info.name: info for info in tables.values()})

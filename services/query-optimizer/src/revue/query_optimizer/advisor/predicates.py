@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import pglast
 from pglast import ast, visitors
 from pglast.enums import A_Expr_Kind, BoolExprType, NullTestType, SortByDir, SubLinkType
+from pglast.stream import RawStream
 
 from revue.common.db.sql_shape import table_name
 
@@ -32,6 +33,17 @@ class TableUsage:
     sort: list[tuple[str, bool]] = field(default_factory=list)  # (column, descending)
     group: list[str] = field(default_factory=list)
     parameters: dict[int, str] = field(default_factory=dict)  # $n -> the column it is compared to
+    # Equality columns that are tested `IS NULL` (their selectivity is the null share).
+    nulls: list[str] = field(default_factory=list)
+    # Predicates with a constant (`col IS NULL`, `col = 'pending'`): what a partial index
+    # can be built on, as (column, SQL text of the predicate, the constant as text or None).
+    constants: list[tuple[str, str, str | None]] = field(default_factory=list)
+    # Every column of the table the statement reads (select list, filters, order, having):
+    # what an index must carry for an index-only scan.
+    reads: set[str] = field(default_factory=set)
+    # The statement stops after a LIMIT: it reads few rows, so carrying columns for an
+    # index-only scan saves little.
+    limited: bool = False
 
     def add(self, role: list, column: object) -> None:
         if column not in role:
@@ -77,6 +89,29 @@ def _from_relations(items: tuple | None) -> Iterator[tuple[str, str, ast.Node | 
                 yield "", "", item.quals
 
 
+def quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def _constant_text(node: object) -> tuple[str, str | None] | None:
+    """A literal (or a cast of one) as SQL text, and its value as text; None otherwise."""
+    inner = node.arg if isinstance(node, ast.TypeCast) else node
+    if not isinstance(inner, ast.A_Const) or inner.isnull:
+        return None
+    value = inner.val
+    if isinstance(value, ast.String):
+        text = value.sval
+    elif isinstance(value, ast.Boolean):
+        text = "true" if value.boolval else "false"
+    elif isinstance(value, ast.Integer):
+        text = str(value.ival)
+    elif isinstance(value, ast.Float):
+        text = value.fval
+    else:
+        return None
+    return RawStream()(node), text
+
+
 def _value_side(node: object) -> bool:
     """A constant, a parameter or an expression of them: what a b-tree lookup is given."""
     if isinstance(node, ast.TypeCast):
@@ -118,7 +153,17 @@ class _Collector:
         if isinstance(node, ast.NullTest):
             column = scope.resolve(node.arg)
             if column and node.nulltesttype == NullTestType.IS_NULL:
-                self.usage_of(column[0]).add(self.usage_of(column[0]).equality, column[1])
+                usage = self.usage_of(column[0])
+                usage.add(usage.equality, column[1])
+                usage.add(usage.nulls, column[1])
+                usage.add(usage.constants, (column[1], f"{quote(column[1])} IS NULL", None))
+            return
+        if isinstance(node, ast.ColumnRef):  # a boolean column alone: `WHERE is_active`
+            column = scope.resolve(node)
+            if column:
+                usage = self.usage_of(column[0])
+                usage.add(usage.equality, column[1])
+                usage.add(usage.constants, (column[1], quote(column[1]), "true"))
             return
         if isinstance(node, ast.SubLink) and node.subLinkType == SubLinkType.ANY_SUBLINK:
             column = scope.resolve(node.testexpr)
@@ -155,10 +200,22 @@ class _Collector:
             node.kind == A_Expr_Kind.AEXPR_OP and operator == "="
         ):
             usage.add(usage.equality, left[1])
+            constant = _constant_text(node_value)
+            if node.kind == A_Expr_Kind.AEXPR_OP and constant is not None:
+                text, value = constant
+                usage.add(usage.constants, (left[1], f"{quote(left[1])} = {text}", value))
         elif node.kind == A_Expr_Kind.AEXPR_BETWEEN or (
             node.kind == A_Expr_Kind.AEXPR_OP and operator in RANGE_OPERATORS
         ):
             usage.add(usage.ranges, left[1])
+
+    def reads(self, scope: _Scope, *nodes: object) -> None:
+        """Every column these nodes name, of this scope's tables (not of subqueries)."""
+        for node in nodes:
+            for column in _column_refs(node):
+                resolved = scope.resolve(column)
+                if resolved:
+                    self.usage_of(resolved[0]).reads.add(resolved[1])
 
     def ordering(self, scope: _Scope, sort: tuple | None, group: tuple | None) -> None:
         keys = [
@@ -176,6 +233,26 @@ class _Collector:
                 self.usage_of(column[0]).add(self.usage_of(column[0]).group, column[1])
 
 
+def _column_refs(node: object) -> list[ast.ColumnRef]:
+    """The column references in a node, without descending into subqueries."""
+    found: list[ast.ColumnRef] = []
+
+    def walk(value: object) -> None:
+        if isinstance(value, ast.ColumnRef):
+            found.append(value)
+        elif isinstance(value, ast.SubLink | ast.RangeSubselect | ast.SelectStmt):
+            return  # a subquery has its own scope
+        elif isinstance(value, tuple | list):
+            for item in value:
+                walk(item)
+        elif isinstance(value, ast.Node):
+            for name in value:
+                walk(getattr(value, name))
+
+    walk(node)
+    return found
+
+
 class _Statements(visitors.Visitor):
     def __init__(self, collector: _Collector) -> None:
         super().__init__()
@@ -188,6 +265,18 @@ class _Statements(visitors.Visitor):
         if node.whereClause is not None:
             self.collector.predicate(scope, node.whereClause)
         self.collector.ordering(scope, node.sortClause, node.groupClause)
+        if node.limitCount is not None:
+            for table in set(scope.relations.values()):
+                self.collector.usage_of(table).limited = True
+        self.collector.reads(
+            scope,
+            node.targetList,
+            node.whereClause,
+            node.sortClause,
+            node.groupClause,
+            node.havingClause,
+            node.fromClause,
+        )
 
     def visit_UpdateStmt(self, _: object, node: ast.UpdateStmt) -> None:
         scope = self.collector.scope(node.fromClause, node.relation)

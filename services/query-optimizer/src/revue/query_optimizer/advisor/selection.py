@@ -3,11 +3,12 @@
 Benefit of an index = sum over the statements on its table of
 calls x (planner cost now - planner cost with it), minus its write overhead:
 for every statement that writes the table, calls x cost x (index entry size /
-row size), pganalyze's "index write overhead". Indexes are taken greedily by
-net benefit, lazily re-evaluated (a benefit only shrinks as the set grows, so
-a stale bound that still tops the heap after re-costing is the true best);
-a wider index may replace the narrower ones it covers. The budget caps the
-count and the bytes.
+row size), pganalyze's "index write overhead". Under a byte budget the choice
+is a knapsack: indexes are taken greedily by benefit per byte (so the many
+cheap decisive indexes are not crowded out by the first large one), and,
+separately, by benefit alone; the set that leaves the workload cheaper wins.
+Both passes re-evaluate lazily and pass over an index that does not fit for
+the next that does; a wider index may replace the narrower ones it covers.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import pglast
@@ -31,6 +32,7 @@ from revue.query_optimizer.explain import UnplannableError
 log = structlog.get_logger("revue.query_optimizer.advisor")
 # A key is hot when it holds more than this many times an average key's share of rows.
 SKEW = 5.0
+PAGE_BYTES = 8192  # no index is smaller than a page: the floor of a size in a ratio
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,8 +49,6 @@ class Budget:
     max_columns: int = 4
     # An index must save at least this share of the cost of the statements it helps.
     min_improvement: float = 0.05
-    # A wider index (same prefix) within this share of the best's benefit wins.
-    prefer_wider_within: float = 0.02
 
 
 @dataclass
@@ -58,6 +58,8 @@ class Recommendation:
     size_bytes: int
     fingerprints: list[str]
     write_overhead: float
+    # Measured by execution (`verification`), when the advice was verified.
+    measured_improvement_pct: float | None = None
 
     @property
     def statement(self) -> str:
@@ -83,11 +85,35 @@ class _Query:
     hot: tuple[list[str | None], float] | None = None
 
 
+class _Workload:
+    """The statements by the tables they read and write, and the workload's total cost."""
+
+    def __init__(self, queries: list[_Query]) -> None:
+        self.queries = queries
+        self.on_table: dict[str, list[_Query]] = defaultdict(list)
+        self.writers: dict[str, list[_Query]] = defaultdict(list)
+        for query in queries:
+            for table in query.tables:
+                self.on_table[table].append(query)
+            for table in query.writes:
+                self.writers[table].append(query)
+
+    def total(self, costs: dict[int, float]) -> float:
+        return sum(query.query.calls * costs[id(query)] for query in self.queries)
+
+
 class IndexAdvisor:
-    def __init__(self, whatif: WhatIf, catalog: Catalog, budget: Budget | None = None) -> None:
+    def __init__(
+        self,
+        whatif: WhatIf,
+        catalog: Catalog,
+        budget: Budget | None = None,
+        progress: Callable[[str], None] | None = None,
+    ) -> None:
         self.whatif = whatif
         self.catalog = catalog
         self.budget = budget or Budget()
+        self.progress = progress or (lambda _: None)
         self._costs: dict[tuple[str, tuple[IndexSpec, ...]], float] = {}
 
     async def cost(self, query: _Query, config: Sequence[IndexSpec]) -> float:
@@ -135,14 +161,45 @@ class IndexAdvisor:
 
     async def advise(self, workload: Sequence[WorkloadQuery]) -> Advice:
         queries, skipped, pool = await self._prepare(workload)
-        on_table: dict[str, list[_Query]] = defaultdict(list)
-        writers: dict[str, list[_Query]] = defaultdict(list)
-        for query in queries:
-            for table in query.tables:
-                on_table[table].append(query)
-            for table in query.writes:
-                writers[table].append(query)
-        current = {id(query): query.base for query in queries}
+        plan = _Workload(queries)
+        self.progress(f"{len(pool)} candidate indexes for {len(queries)} statements")
+        sizes = {index: await self.whatif.size(index) for index in sorted(pool)}
+        # Two greedy passes over the same costs: by benefit per byte (a knapsack's
+        # ratio rule: many cheap decisive indexes before one large one), and by benefit
+        # (a large index that alone is worth more than the cheap ones together).
+        # The one that leaves the workload cheaper wins; costs are cached, so the
+        # second pass costs little.
+        self.progress("choosing by benefit per byte")
+        by_ratio = await self._greedy(plan, pool, sizes, per_byte=True)
+        self.progress("choosing by benefit")
+        by_benefit = await self._greedy(plan, pool, sizes, per_byte=False)
+        chosen, current = min(
+            (by_ratio, by_benefit),
+            key=lambda outcome: (plan.total(outcome[1]), sum(sizes[i] for i in outcome[0])),
+        )
+        recommendations = await self._explain_choice(queries, chosen, current)
+        await self.whatif.clear()
+        return Advice(
+            method=self.whatif.method,
+            recommendations=recommendations,
+            cost_before=plan.total({id(q): q.base for q in queries}),
+            cost_after=plan.total(current),
+            skipped=skipped,
+        )
+
+    async def _greedy(
+        self,
+        plan: _Workload,
+        pool: set[IndexSpec],
+        sizes: dict[IndexSpec, int],
+        *,
+        per_byte: bool,
+    ) -> tuple[list[IndexSpec], dict[int, float]]:
+        """Indexes taken one at a time by the best score, lazily re-scored (a score only
+        shrinks as the set grows, so a stale score that still tops the heap after
+        re-scoring is the true best); one that does not fit the byte budget is passed
+        over and the next tried."""
+        current = {id(query): query.base for query in plan.queries}
         chosen: list[IndexSpec] = []
 
         def replaced_by(index: IndexSpec) -> list[IndexSpec]:
@@ -153,16 +210,15 @@ class IndexAdvisor:
 
         def overhead(index: IndexSpec) -> float:
             info = self.catalog.tables[index.table]
-            ratio = (
-                info.entry_width(index.columns)
-                - sum(info.entry_width(old.columns) for old in replaced_by(index))
-            ) / max(info.row_width, 1)
-            return sum(w.query.calls * w.base * ratio for w in writers[index.table])
+            added = info.entry_width((*index.columns, *index.include))
+            freed = sum(info.entry_width((*o.columns, *o.include)) for o in replaced_by(index))
+            ratio = (added - freed) / max(info.row_width, 1)
+            return sum(w.query.calls * w.base * ratio for w in plan.writers[index.table])
 
-        async def net_benefit(index: IndexSpec) -> float:
+        async def score(index: IndexSpec) -> float:
             config = config_with(index)
             saved = helped_cost = 0.0
-            for query in on_table[index.table]:
+            for query in plan.on_table[index.table]:
                 now = query.query.calls * current[id(query)]
                 with_index = query.query.calls * await self.cost(query, config)
                 if with_index < now:
@@ -171,10 +227,14 @@ class IndexAdvisor:
                     saved -= with_index - now
             if saved < self.budget.min_improvement * helped_cost:
                 return 0.0
-            return saved - overhead(index)
+            net = saved - overhead(index)
+            if not per_byte or net <= 0:
+                return net
+            bytes_added = sizes[index] - sum(sizes.get(old, 0) for old in replaced_by(index))
+            return net / max(bytes_added, PAGE_BYTES)
 
         order = itertools.count()
-        heap = [(-(await net_benefit(index)), next(order), index) for index in sorted(pool)]
+        heap = [(-(await score(index)), next(order), index) for index in sorted(pool)]
         heapq.heapify(heap)
         used_bytes = 0
         while heap and len(chosen) < self.budget.max_indexes:
@@ -183,56 +243,20 @@ class IndexAdvisor:
                 break
             if any(other.covers(index) for other in chosen):
                 continue
-            benefit = await net_benefit(index)
-            if heap and benefit < -heap[0][0]:
-                heapq.heappush(heap, (-benefit, next(order), index))
+            value = await score(index)
+            if heap and value < -heap[0][0]:
+                heapq.heappush(heap, (-value, next(order), index))
                 continue
-            if benefit <= 0:
+            if value <= 0:
                 continue
-            index = await self._wider_if_as_good(index, benefit, pool, net_benefit)
-            size = await self.whatif.size(index)
-            freed = sum([await self.whatif.size(old) for old in replaced_by(index)])
-            if used_bytes + size - freed > self.budget.max_bytes:
-                continue
+            freed = sum(sizes.get(old, 0) for old in replaced_by(index))
+            if used_bytes + sizes[index] - freed > self.budget.max_bytes:
+                continue  # too large for what is left: the next may fit
             chosen[:] = config_with(index)
-            used_bytes += size - freed
-            for query in on_table[index.table]:
+            used_bytes += sizes[index] - freed
+            for query in plan.on_table[index.table]:
                 current[id(query)] = await self.cost(query, chosen)
-
-        recommendations = await self._explain_choice(queries, chosen, current)
-        await self.whatif.clear()
-        return Advice(
-            method=self.whatif.method,
-            recommendations=recommendations,
-            cost_before=sum(q.query.calls * q.base for q in queries),
-            cost_after=sum(q.query.calls * current[id(q)] for q in queries),
-            skipped=skipped,
-        )
-
-    async def _wider_if_as_good(
-        self,
-        index: IndexSpec,
-        benefit: float,
-        pool: set[IndexSpec],
-        net_benefit: Callable[[IndexSpec], Awaitable[float]],
-    ) -> IndexSpec:
-        """A wider index with the same prefix when the planner sees (almost) no difference.
-
-        Generic plans assume every key is average; with skewed data a hot key
-        matches thousands of rows, and the index that also delivers the ORDER
-        BY or the range bounds that work. Its extra size is already charged
-        in its net benefit.
-        """
-        best, enough = index, (1 - self.budget.prefer_wider_within) * benefit
-        for wider in sorted(pool):
-            if (
-                wider != index
-                and wider.covers(index)
-                and len(wider.columns) > len(best.columns)
-                and await net_benefit(wider) >= enough
-            ):
-                best = wider
-        return best
+        return chosen, current
 
     async def _prepare(
         self, workload: Sequence[WorkloadQuery]

@@ -19,29 +19,46 @@ from typing import Protocol
 
 import asyncpg
 
+from revue.query_optimizer.advisor.predicates import quote
 from revue.query_optimizer.explain import plan_cost
-
-
-def quote(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
 
 
 @dataclass(frozen=True, order=True, slots=True)
 class IndexSpec:
+    """A b-tree index: its key columns, the columns it carries for index-only scans
+    (`INCLUDE`), and the predicate of a partial index (`where`, empty: every row)."""
+
     table: str
     columns: tuple[str, ...]
+    include: tuple[str, ...] = ()
+    where: str = ""
 
-    def ddl(self, *, concurrently: bool = False) -> str:
+    def ddl(self, *, concurrently: bool = False, name: str | None = None) -> str:
         table = ".".join(quote(part) for part in self.table.split("."))
         columns = ", ".join(quote(column) for column in self.columns)
         how = "CONCURRENTLY " if concurrently else ""
-        return f"CREATE INDEX {how}ON {table} ({columns})"
+        named = f"{quote(name)} " if name else ""
+        ddl = f"CREATE INDEX {how}{named}ON {table} ({columns})"
+        if self.include:
+            ddl += f" INCLUDE ({', '.join(quote(column) for column in self.include)})"
+        if self.where:
+            ddl += f" WHERE {self.where}"
+        return ddl
 
     def covers(self, other: IndexSpec) -> bool:
-        return self.table == other.table and self.columns[: len(other.columns)] == other.columns
+        """Every statement `other` could serve, this one can too (and it makes `other` moot)."""
+        return (
+            self.table == other.table
+            and self.where == other.where
+            and self.columns[: len(other.columns)] == other.columns
+            and set(other.include) <= set(self.columns) | set(self.include)
+        )
 
     def __str__(self) -> str:
-        return f"{self.table}({', '.join(self.columns)})"
+        text = f"{self.table}({', '.join(self.columns)})"
+        if self.include:
+            text += f" INCLUDE ({', '.join(self.include)})"
+        return f"{text} WHERE {self.where}" if self.where else text
 
 
 class WhatIf(Protocol):
@@ -117,8 +134,7 @@ class RolledBackIndexes:
                 if not self.allowed.get(index.table, False):
                     continue
                 name = f"revue_whatif_{number}"
-                ddl = index.ddl().replace("CREATE INDEX ON", f"CREATE INDEX {name} ON", 1)
-                await self.connection.execute(ddl)
+                await self.connection.execute(index.ddl(name=name))
                 names.append(name)
             yield names
         finally:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
+from functools import partial
 
 import lizard
 
@@ -54,7 +55,8 @@ class BuiltinProvider:
         """`static_checks` runs in the workers: a module-level function (tests slow it down)."""
         self.ruff = RuffChecker(timeout=ruff_timeout)
         self.version = f"{__version__}+ruff-{self.ruff.version}+lizard-{lizard.version}"
-        self.workers = DeadlineWorkers(processes, deadline)
+        # Each new worker imports the checks before its first call is timed.
+        self.workers = DeadlineWorkers(processes, deadline, warm_up=partial(static_checks, []))
         self.static_checks = static_checks
 
     async def analyze_batch(
@@ -143,6 +145,10 @@ class BuiltinProvider:
         except WorkerCrashedError as error:
             return ProviderError(f"the analysis of this input failed: {error}")
         return found
+
+    async def start(self) -> None:
+        """The worker processes, up and warm before the first request."""
+        await self.workers.start()
 
     async def aclose(self) -> None:
         self.workers.close()

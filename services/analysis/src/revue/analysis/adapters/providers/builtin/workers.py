@@ -42,6 +42,9 @@ workers_replaced_total = Counter(
 )
 
 
+STARTUP_TIMEOUT_S = 120.0
+
+
 class DeadlineExceededError(TimeoutError):
     """The call ran past its deadline; its worker was killed."""
 
@@ -51,9 +54,14 @@ class WorkerCrashedError(RuntimeError):
 
 
 class DeadlineWorkers:
-    def __init__(self, processes: int, deadline: float) -> None:
+    def __init__(
+        self, processes: int, deadline: float, warm_up: Callable[[], Any] | None = None
+    ) -> None:
+        """`warm_up` runs once in each new worker before it takes calls (imports, caches):
+        a call's deadline measures its work, never a worker's start."""
         self.size = max(1, processes)
         self.deadline = deadline
+        self.warm_up = warm_up
         self._context = multiprocessing.get_context("forkserver")
         # Plain deques, not asyncio queues: the pool outlives any one event loop.
         self._idle: deque[_Worker] = deque()
@@ -93,11 +101,18 @@ class DeadlineWorkers:
     def worker_pids(self) -> set[int]:
         return {worker.process.pid for worker in self._all if worker.process.pid is not None}
 
-    async def _take(self) -> _Worker:
+    async def start(self) -> None:
+        """Start every worker now (each warmed up), rather than at the first call."""
         if not self._spawned:
             self._spawned = True
-            for _ in range(self.size):
-                self._give_back(await asyncio.to_thread(self._spawn))
+            workers = await asyncio.gather(
+                *(asyncio.to_thread(self._spawn) for _ in range(self.size))
+            )
+            for worker in workers:
+                self._give_back(worker)
+
+    async def _take(self) -> _Worker:
+        await self.start()
         if self._idle:
             return self._idle.popleft()
         waiter: asyncio.Future[_Worker] = asyncio.get_running_loop().create_future()
@@ -125,6 +140,15 @@ class DeadlineWorkers:
         process.start()
         theirs.close()
         worker = _Worker(process, ours)
+        if self.warm_up is not None:
+            ours.send((self.warm_up, ()))
+            if not ours.poll(STARTUP_TIMEOUT_S):
+                worker.kill()
+                raise WorkerCrashedError(f"a new worker did not start in {STARTUP_TIMEOUT_S} s")
+            status, value = ours.recv()
+            if status != "ok":
+                worker.kill()
+                raise WorkerCrashedError(f"a new worker failed to warm up: {value}")
         self._all.add(worker)
         return worker
 
@@ -139,9 +163,17 @@ class DeadlineWorkers:
             task.add_done_callback(self._respawns.discard)
 
     async def _respawn(self) -> None:
-        if self._crashes:  # crashing again and again: wait longer each time, up to 10 s
-            await asyncio.sleep(min(10.0, 0.1 * 2 ** (self._crashes - 1)))
-        self._give_back(await asyncio.to_thread(self._spawn))
+        while not self._closed:
+            if self._crashes:  # crashing again and again: wait longer each time, up to 10 s
+                await asyncio.sleep(min(10.0, 0.1 * 2 ** (self._crashes - 1)))
+            try:
+                worker = await asyncio.to_thread(self._spawn)
+            except (WorkerCrashedError, EOFError, OSError) as error:
+                self._crashes += 1  # a worker that cannot start: try again, later
+                log.warning("analysis worker did not start", error=repr(error))
+                continue
+            self._give_back(worker)
+            return
 
     def close(self) -> None:
         self._closed = True
