@@ -36,6 +36,7 @@ class DelayedProvider:
     def __init__(self, delay: float, fail: bool = False) -> None:
         self.inner = BuiltinProvider(processes=1)
         self.name, self.version, self.model = self.inner.name, self.inner.version, None
+        self.items_per_call = self.inner.items_per_call
         self.delay = delay
         self.fail = fail
 

@@ -20,6 +20,7 @@ class FaultInjectingProvider:
         self.name = inner.name
         self.version = inner.version
         self.model = inner.model
+        self.items_per_call = inner.items_per_call
         self.delay = delay
         self.fail_next = 0  # batch calls that raise before reaching the analyzer
         self.always_fail = False

@@ -81,9 +81,10 @@ class ProviderLane:
             max_delay=settings.retry_max_delay,
             deadline=settings.retry_deadline,
         )
+        per_call = provider.items_per_call or settings.batch_max_size
         config = (
             BatchConfig(
-                max_batch_size=settings.batch_max_size,
+                max_batch_size=min(settings.batch_max_size, per_call),
                 max_wait_time=settings.batch_max_wait,
                 max_concurrent_batches=settings.batch_max_concurrent,
             )

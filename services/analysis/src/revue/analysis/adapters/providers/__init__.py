@@ -28,6 +28,10 @@ class Provider(Protocol):
     name: str
     version: str
     model: str | None
+    # Items one call answers at most (a language model's pack), or None: a micro-batch
+    # of any size is one unit of work. A micro-batch is cut to this size so that each
+    # call's items are answered as soon as that call returns, not when the slowest does.
+    items_per_call: int | None
 
     async def analyze_batch(
         self, items: Sequence[AnalysisInput]

@@ -44,6 +44,7 @@ StaticChecks = Callable[[Sequence[tuple[str, str, Sequence[str]]]], list[list[Fi
 class BuiltinProvider:
     name = "builtin"
     model: str | None = None
+    items_per_call: int | None = None  # one ruff run checks a whole micro-batch
 
     def __init__(
         self,

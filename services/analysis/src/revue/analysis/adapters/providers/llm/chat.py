@@ -119,6 +119,7 @@ class ChatProvider:
         self.api_model = api_model or model
         self.version = f"chat-completions/{model}/prompt-{PROMPT_VERSION}"
         self.options = options or ChatOptions()
+        self.items_per_call: int | None = self.options.pack_max_items
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self.client = httpx.AsyncClient(
             base_url=base_url.rstrip("/") + "/", timeout=self.options.timeout, headers=headers
