@@ -1,84 +1,115 @@
-"""Index advice on a seeded 1,000,000-row schema: Revue vs the Dexter-style rule.
+"""Index advice on two schemas: Revue vs Supabase's index_advisor and the Dexter-style rule.
 
-Seeds the seeds' five tables (`revue.query_optimizer.demo_schema`, skewed
-data), then, in the same run, times the same workload (22 query shapes,
-weighted by their calls, random arguments from a fixed seed) three times:
-primary keys only, with the indexes the Dexter-style rule picks, and with
-Revue's workload-wide recommendations under a budget of no more indexes and
-no more bytes than Dexter's. Prints each configuration's index count and
-size and the workload times, and the ratio Revue / Dexter (target <= 0.5).
+For each schema — the seeds' five tables (`revue.query_optimizer.demo_schema`)
+and the Stack Exchange data dump's seven (`stackexchange_schema`, which the
+advisor was not designed for) — seeded with skewed data, in the same run:
 
-    .venv/bin/python bench/bench_query_advisor.py [--sessions 400000] [--call-scale 0.2]
+- primary keys only;
+- the Dexter-style rule (`dexter_rule.py`);
+- Supabase index_advisor 0.2.0, loaded at bench time from
+  `../shared/peers/supabase_index_advisor-0.2.0.sql` and asked about every
+  statement of the workload, the union of its answers built;
+- Revue (`advise_workload`, the CLI's engine) with a budget of Supabase's
+  built bytes and its index count, estimated on hypopg, then verified by
+  execution (what does not pay its way is dropped);
+- the floor: the same calls planned and never executed, keys only.
+
+Each set is built for real and its size read from the catalog; the workload
+(every shape, weighted by its calls, random arguments from a fixed seed,
+writes rolled back) is timed from the client (wall) and by the server
+(EXPLAIN ANALYZE: planning + execution). Targets on each schema: Revue <=
+0.5x Supabase's workload time with no more bytes, and <= the Dexter-style
+rule's.
+
+    .venv/bin/python bench/bench_query_advisor.py [--schemas seeds,stackexchange]
+        [--sessions 400000] [--posts 1000000] [--call-scale 0.2]
 """
+
+from __future__ import annotations
 
 import argparse
 import asyncio
 import json
 import random
 import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 
 import asyncpg
 import pglast
+import stackexchange_schema
 from dexter_rule import dexter_indexes
-from infra import bench_environment
+from infra import ROOT, bench_environment
 
 from revue.common.db.engine import asyncpg_dsn
+from revue.query_optimizer import demo_schema
+from revue.query_optimizer.advice import advise_workload
 from revue.query_optimizer.advisor.catalog import Catalog
-from revue.query_optimizer.advisor.selection import Budget, IndexAdvisor, WorkloadQuery
+from revue.query_optimizer.advisor.selection import Budget, WorkloadQuery
+from revue.query_optimizer.advisor.verification import VerifyOptions
 from revue.query_optimizer.advisor.whatif import HypotheticalIndexes, hypopg_available
-from revue.query_optimizer.demo_schema import WORKLOAD, create_and_seed
+from revue.query_optimizer.demo_schema import Shape
 
-TABLES = {"users", "projects", "analysis_sessions", "code_review_results", "audit_log"}
+SUPABASE_SQL = ROOT.parent / "shared" / "peers" / "supabase_index_advisor-0.2.0.sql"
+
+
+@dataclass(frozen=True)
+class Schema:
+    name: str
+    tables: set[str]
+    workload: list[Shape]
+    seed: Callable[[asyncpg.Connection, int], Awaitable[None]]
+    scale: int
 
 
 async def run_workload(
-    connection,
-    sessions: int,
+    connection: asyncpg.Connection,
+    schema: Schema,
     call_scale: float,
-    server_side: bool = False,
-    plan_only: bool = False,
-    server_planning: bool = False,
+    mode: str = "wall",
 ) -> dict[str, float]:
     """Seconds per shape to run it `calls x call_scale` times (writes rolled back).
 
-    `server_side`: the server's own planning + execution time of each call
-    (EXPLAIN ANALYZE), what pg_stat_statements would count, without the
-    client's round trip. `plan_only`: plan each call and execute nothing
-    (EXPLAIN), the floor no index can take a workload below.
+    `wall`: as the client sees it. `server`: PostgreSQL's own planning +
+    execution time (EXPLAIN ANALYZE), without the round trip. `plan`: planned,
+    never executed (EXPLAIN), from the client: the floor no index goes below.
     """
     rng = random.Random(2026)
-    prefix = "EXPLAIN (ANALYZE, FORMAT JSON) " if server_side else ""
-    if plan_only:
-        prefix = "EXPLAIN (SUMMARY, FORMAT JSON) "
-    statements = {shape.name: await connection.prepare(prefix + shape.sql) for shape in WORKLOAD}
+    prefix = {
+        "wall": "",
+        "server": "EXPLAIN (ANALYZE, FORMAT JSON) ",
+        "plan": "EXPLAIN (SUMMARY, FORMAT JSON) ",
+    }[mode]
+    prepared = {
+        shape.name: await connection.prepare(prefix + shape.sql) for shape in schema.workload
+    }
     seconds = {}
-    for shape in WORKLOAD:
+    for shape in schema.workload:
         spent = 0.0
         for _ in range(max(1, round(shape.calls * call_scale))):
-            arguments = shape.arguments(rng, sessions)
+            arguments = shape.arguments(rng, schema.scale)
             transaction = connection.transaction()
-            await transaction.start()  # writes are rolled back: every configuration sees one table
+            await transaction.start()  # every configuration sees the same tables
             started = time.perf_counter()
-            answer = await statements[shape.name].fetchval(*arguments)
+            answer = await prepared[shape.name].fetchval(*arguments)
             wall = time.perf_counter() - started
             await transaction.rollback()
-            if server_side:
+            if mode == "server":
                 plan = json.loads(answer)[0]
                 spent += (plan["Planning Time"] + plan["Execution Time"]) / 1000
-            elif plan_only and server_planning:
-                spent += json.loads(answer)[0]["Planning Time"] / 1000
             else:
                 spent += wall
         seconds[shape.name] = spent
     return seconds
 
 
-async def apply(connection, indexes) -> tuple[int, list[str]]:
-    """Build `indexes` for real; their total bytes and names."""
+async def build(connection: asyncpg.Connection, statements: Sequence[str]) -> tuple[int, list[str]]:
+    """Build each `CREATE INDEX ON ...` for real; their total bytes and names."""
     names = []
-    for number, index in enumerate(indexes):
+    for number, statement in enumerate(statements):
         name = f"bench_ix_{number}"
-        await connection.execute(index.ddl().replace("CREATE INDEX ON", f"CREATE INDEX {name} ON"))
+        named = statement.replace("CREATE INDEX ON", f"CREATE INDEX {name} ON", 1)
+        await connection.execute(named.replace("CONCURRENTLY ", ""))
         names.append(name)
     await connection.execute("ANALYZE")
     size = await connection.fetchval(
@@ -88,92 +119,184 @@ async def apply(connection, indexes) -> tuple[int, list[str]]:
     return int(size), names
 
 
-async def drop(connection, names) -> None:
+async def drop(connection: asyncpg.Connection, names: Sequence[str]) -> None:
     for name in names:
         await connection.execute(f'DROP INDEX "{name}"')
 
 
-async def main(sessions: int, call_scale: float) -> None:
+# --- the peers ------------------------------------------------------------------------
+
+
+async def supabase_indexes(
+    connection: asyncpg.Connection, workload: list[WorkloadQuery]
+) -> list[str]:
+    """Supabase index_advisor's answer for every statement, united (as its users apply it)."""
+    await connection.execute(SUPABASE_SQL.read_text())
+    chosen: dict[str, None] = {}
+    for query in workload:
+        row = await connection.fetchrow(
+            "SELECT index_statements, errors FROM index_advisor($1)", query.statement
+        )
+        if row["errors"]:
+            print(f"    index_advisor error on {query.statement[:60]}: {row['errors']}")
+        for statement in row["index_statements"]:
+            chosen[statement.replace("USING btree ", "")] = None
+    await connection.execute("SELECT hypopg_reset()")
+    return list(chosen)
+
+
+@dataclass
+class Measured:
+    label: str
+    indexes: list[str]
+    size: int
+    wall: float
+    server: float
+    per_shape: dict[str, float]
+
+
+async def measure(
+    connection: asyncpg.Connection, schema: Schema, label: str, indexes: list[str], scale: float
+) -> Measured:
+    size, names = await build(connection, indexes)
+    await run_workload(connection, schema, min(scale, 0.05))  # warm the cache
+    per_shape = await run_workload(connection, schema, scale)
+    server = sum((await run_workload(connection, schema, scale, "server")).values())
+    await drop(connection, names)
+    return Measured(label, indexes, size, sum(per_shape.values()), server, per_shape)
+
+
+async def bench_schema(schema: Schema, call_scale: float) -> dict[str, Measured]:
     async with bench_environment() as env:
         connection = await asyncpg.connect(asyncpg_dsn(env["DATABASE_URL"]))
-        started = time.perf_counter()
-        await create_and_seed(connection, sessions)
-        rows = sum([await connection.fetchval(f"SELECT count(*) FROM {table}") for table in TABLES])
-        print(f"seeded {rows:,} rows in {time.perf_counter() - started:.1f} s")
-        assert await hypopg_available(connection), "the benchmark compares hypopg advice"
-        workload = [WorkloadQuery(pglast.fingerprint(s.sql), s.sql, s.calls) for s in WORKLOAD]
-        catalog = await Catalog.load(connection, TABLES)
-        whatif = HypotheticalIndexes(connection)
+        try:
+            return await _bench(connection, schema, call_scale)
+        finally:
+            await connection.close()
 
-        started = time.perf_counter()
-        dexter = await dexter_indexes(whatif, catalog, workload)
-        dexter_seconds = time.perf_counter() - started
-        budget_bytes = sum([await whatif.size(index) for index in dexter])
-        started = time.perf_counter()
-        advice = await IndexAdvisor(
-            whatif, catalog, Budget(max_indexes=len(dexter), max_bytes=budget_bytes)
-        ).advise(workload)
-        revue_seconds = time.perf_counter() - started
-        revue = [r.index for r in advice.recommendations]
-        await whatif.clear()
-        print(f"advice took: dexter-style {dexter_seconds:.1f} s, revue {revue_seconds:.1f} s")
 
-        # Planned, never executed, with no index but the keys: what the workload
-        # costs before any index could help (client round trip + parse + plan).
-        await run_workload(connection, sessions, min(call_scale, 0.05), plan_only=True)
-        floor = sum((await run_workload(connection, sessions, call_scale, plan_only=True)).values())
-        floor_server = sum(
-            (
-                await run_workload(
-                    connection, sessions, call_scale, plan_only=True, server_planning=True
-                )
-            ).values()
-        )
-        results, server_results = {}, {}
-        for label, indexes in (
-            ("primary keys only", []),
-            ("dexter-style", dexter),
-            ("revue", revue),
-        ):
-            size, names = await apply(connection, indexes)
-            await run_workload(connection, sessions, min(call_scale, 0.05))  # warm the cache
-            per_shape = await run_workload(connection, sessions, call_scale)
-            server = sum((await run_workload(connection, sessions, call_scale, True)).values())
-            seconds = sum(per_shape.values())
-            await drop(connection, names)
-            results[label] = seconds
-            server_results[label] = server
-            print(
-                f"{label:>18}: {len(indexes):2d} indexes, {size / 2**20:7.1f} MiB, "
-                f"workload {seconds * 1000:9.1f} ms (server-side {server * 1000:9.1f} ms)"
-            )
-            for index in indexes:
-                print(f"{'':>22}{index}")
-            slowest = sorted(per_shape.items(), key=lambda item: -item[1])[: arguments.show]
-            print(
-                f"{'':>22}slowest shapes: "
-                + "; ".join(f"{name} {spent * 1000:.1f} ms" for name, spent in slowest)
-            )
+async def _bench(connection: asyncpg.Connection, schema: Schema, call_scale: float):
+    started = time.perf_counter()
+    await schema.seed(connection, schema.scale)
+    counts = {t: await connection.fetchval(f"SELECT count(*) FROM {t}") for t in schema.tables}
+    largest = sorted(counts.items(), key=lambda item: -item[1])[:3]
+    print(
+        f"\n== {schema.name}: {sum(counts.values()):,} rows "
+        f"(largest: {', '.join(f'{t} {n:,}' for t, n in largest)}), "
+        f"{len(schema.workload)} shapes, seeded in {time.perf_counter() - started:.0f} s"
+    )
+    assert await hypopg_available(connection), "the peers and the estimates need hypopg"
+    workload = [
+        WorkloadQuery(pglast.fingerprint(shape.sql), shape.sql, shape.calls)
+        for shape in schema.workload
+    ]
+    catalog = await Catalog.load(connection, schema.tables)
+    whatif = HypotheticalIndexes(connection)
+
+    started = time.perf_counter()
+    dexter = [index.ddl() for index in await dexter_indexes(whatif, catalog, workload)]
+    await whatif.clear()
+    dexter_s = time.perf_counter() - started
+    started = time.perf_counter()
+    supabase = await supabase_indexes(connection, workload)
+    supabase_s = time.perf_counter() - started
+    supabase_bytes, names = await build(connection, supabase)
+    await drop(connection, names)
+
+    started = time.perf_counter()
+    run = await advise_workload(
+        connection,
+        workload,
+        Budget(max_indexes=len(supabase), max_bytes=supabase_bytes),
+        rollback_max_table_bytes=0,
+        verify=VerifyOptions(samples=5),
+    )
+    revue_s = time.perf_counter() - started
+    revue = [r.index.ddl() for r in run.advice.recommendations]
+    dropped = [str(r.index) for r, _ in run.verified.dropped] if run.verified else []
+    print(
+        f"advice took: dexter-style {dexter_s:.1f} s, supabase {supabase_s:.1f} s, "
+        f"revue {revue_s:.1f} s (with verification; dropped after it: {dropped or 'none'})"
+    )
+
+    await run_workload(connection, schema, min(call_scale, 0.05), "plan")
+    floor = sum((await run_workload(connection, schema, call_scale, "plan")).values())
+    results = {}
+    for label, indexes in (
+        ("primary keys only", []),
+        ("dexter-style", dexter),
+        ("supabase", supabase),
+        ("revue", revue),
+    ):
+        results[label] = await measure(connection, schema, label, indexes, call_scale)
+    report(schema, results, floor)
+    return results
+
+
+def report(schema: Schema, results: dict[str, Measured], floor: float) -> None:
+    print(f"{'configuration':>20} {'indexes':>7} {'MiB':>8} {'wall ms':>10} {'server ms':>10}")
+    for m in results.values():
         print(
-            f"revue / dexter-style workload time: {results['revue'] / results['dexter-style']:.3f}"
-            " (target <= 0.5)"
+            f"{m.label:>20} {len(m.indexes):7d} {m.size / 2**20:8.1f} {m.wall * 1000:10.1f}"
+            f" {m.server * 1000:10.1f}"
         )
-        print(f"revue / primary keys only: {results['revue'] / results['primary keys only']:.4f}")
-        ratio = server_results["revue"] / server_results["dexter-style"]
-        print(f"server-side (planning + execution): revue / dexter-style {ratio:.3f}")
+    print(f"{'floor (planned only)':>20} {'':>7} {'':>8} {floor * 1000:10.1f}")
+    for m in results.values():
+        if m.indexes:
+            print(f"  {m.label}:")
+            for statement in m.indexes:
+                print(f"    {statement}")
+    shapes = list(results["revue"].per_shape)
+    print("  per shape (wall ms): supabase -> revue")
+    for name in shapes:
         print(
-            f"floor (planned, not executed): {floor * 1000:.1f} ms, server-side"
-            f" {floor_server * 1000:.1f} ms = {floor / results['dexter-style']:.3f} /"
-            f" {floor_server / server_results['dexter-style']:.3f} of dexter-style's"
-            " (no index set can go below it)"
+            f"    {results['supabase'].per_shape[name] * 1000:9.1f} -> "
+            f"{results['revue'].per_shape[name] * 1000:9.1f}  {name}"
         )
-        await connection.close()
+    revue, supabase, dexter = results["revue"], results["supabase"], results["dexter-style"]
+    print(
+        f"  revue / supabase: wall {revue.wall / supabase.wall:.3f}, server "
+        f"{revue.server / supabase.server:.3f} (target <= 0.5); bytes "
+        f"{revue.size / max(supabase.size, 1):.3f} (target <= 1)"
+    )
+    print(
+        f"  revue / dexter-style: wall {revue.wall / dexter.wall:.3f}, server "
+        f"{revue.server / dexter.server:.3f} (target <= 1)"
+    )
+    print(
+        f"  floor / supabase wall: {floor / supabase.wall:.3f} (no index set goes below the floor)"
+    )
+
+
+SCHEMAS: dict[str, Callable[[argparse.Namespace], Schema]] = {
+    "seeds": lambda a: Schema(
+        "the seeds' schema",
+        {"users", "projects", "analysis_sessions", "code_review_results", "audit_log"},
+        demo_schema.WORKLOAD,
+        demo_schema.create_and_seed,
+        a.sessions,
+    ),
+    "stackexchange": lambda a: Schema(
+        "the Stack Exchange data dump's schema",
+        stackexchange_schema.TABLES,
+        stackexchange_schema.WORKLOAD,
+        stackexchange_schema.create_and_seed,
+        a.posts,
+    ),
+}
+
+
+async def main(arguments: argparse.Namespace) -> None:
+    if not SUPABASE_SQL.exists():
+        raise SystemExit(f"the peer is missing: {SUPABASE_SQL}")
+    for name in arguments.schemas.split(","):
+        await bench_schema(SCHEMAS[name](arguments), arguments.call_scale)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sessions", type=int, default=400_000)
+    parser.add_argument("--schemas", default="seeds,stackexchange")
+    parser.add_argument("--sessions", type=int, default=400_000, help="seeds' schema scale")
+    parser.add_argument("--posts", type=int, default=1_000_000, help="Stack Exchange scale")
     parser.add_argument("--call-scale", type=float, default=0.2)
-    parser.add_argument("--show", type=int, default=4, help="slowest shapes to print")
-    arguments = parser.parse_args()
-    asyncio.run(main(arguments.sessions, arguments.call_scale))
+    asyncio.run(main(parser.parse_args()))

@@ -125,6 +125,11 @@ async def test_the_suites_sql_becomes_figures_a_slow_log_and_advice_reachable_th
                 'CREATE INDEX CONCURRENTLY ON "analysis_sessions" '
                 '("project_id", "status", "created_at")'
             ) in statements
+            # The final choice was built and timed (ADVISOR_VERIFY): measured, not only guessed.
+            assert report["advisor"]["verified"] is True
+            assert all(
+                r["measured_improvement_pct"] > 0 for r in advice_page.json()["recommendations"]
+            )
 
             # Verify: build it for real on the seeded database and time the dashboard query.
             dashboard_advice = next(

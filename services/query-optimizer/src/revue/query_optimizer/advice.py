@@ -153,6 +153,15 @@ class Advising:
             min_improvement=self.settings.advisor_min_improvement,
         )
 
+    def verify_options(self) -> VerifyOptions | None:
+        if not self.settings.advisor_verify:
+            return None
+        return VerifyOptions(
+            samples=self.settings.advisor_verify_samples,
+            max_table_bytes=self.settings.advisor_verify_max_table_bytes,
+            min_improvement=self.settings.advisor_min_improvement,
+        )
+
     async def run_once(self) -> Advice:
         async with self._lock:  # one run at a time: they share one planner session
             return await self._run()
@@ -166,7 +175,11 @@ class Advising:
             server, server_note = await read_statements(driver, self.settings.advisor_workload_size)
             workload = merge(recorded, server)
             run = await advise_workload(
-                driver, workload, self.budget(), self.settings.advisor_rollback_max_table_bytes
+                driver,
+                workload,
+                self.budget(),
+                self.settings.advisor_rollback_max_table_bytes,
+                verify=self.verify_options(),
             )
             advice = run.advice
         created = await self.statistics.replace_recommendations(
@@ -191,6 +204,12 @@ class Advising:
             "statements": len(workload),
             "pg_stat_statements": server_note,
             "skipped": len(advice.skipped),
+            "verified": run.verified is not None,
+            "dropped_after_verification": [
+                {"index": str(r.index), "reason": why} for r, why in run.verified.dropped
+            ]
+            if run.verified
+            else [],
             "workload_cost_before": round(advice.cost_before, 2),
             "workload_cost_after": round(advice.cost_after, 2),
         }

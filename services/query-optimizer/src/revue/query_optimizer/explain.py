@@ -83,7 +83,12 @@ async def explain(
                 await deallocate(connection)
     except asyncpg.PostgresError as error:
         raise UnplannableError(f"{type(error).__name__}: {error}") from error
-    # SQLAlchemy's pooled connections decode json already; a bare asyncpg one does not.
+    return decoded(raw)
+
+
+def decoded(raw: Any) -> Any:
+    """An EXPLAIN (FORMAT JSON) answer as Python: SQLAlchemy's pooled connections decode
+    json already, a bare asyncpg one does not."""
     return orjson.loads(raw) if isinstance(raw, str | bytes) else raw
 
 

@@ -46,8 +46,9 @@ SELECT fingerprint, service, duration_ms, statement, plan, plan_error, executed_
 FROM qo_slow_queries ORDER BY duration_ms DESC LIMIT $1
 """
 RECOMMENDATIONS = """
-SELECT id, table_name, columns, statement, improvement_pct, size_bytes, write_overhead,
-       fingerprints, method, created_at, updated_at
+SELECT id, table_name, columns, include, predicate, statement, improvement_pct,
+       measured_improvement_pct, size_bytes, write_overhead, fingerprints, method,
+       created_at, updated_at
 FROM qo_recommendations WHERE active ORDER BY improvement_pct DESC LIMIT $1
 """
 

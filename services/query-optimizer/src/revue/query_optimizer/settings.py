@@ -41,6 +41,14 @@ class QueryOptimizerSettings(ServiceSettings):
     advisor_rollback_max_table_bytes: int = Field(default=100 * 1024**2, ge=0)
     """Without hypopg, candidate indexes are built for real (then rolled back) only on
     tables up to this size: the build blocks their writers meanwhile."""
+    advisor_verify: bool = True
+    """Build the final choice for real (in a rolled-back transaction), time the workload's
+    SELECTs before and after, and drop what no plan used or what did not pay."""
+    advisor_verify_max_table_bytes: int = Field(default=64 * 1024**2, ge=0)
+    """Verification builds only on tables up to this size (the build blocks their writers
+    meanwhile); advice on larger tables is kept unverified, and said so."""
+    advisor_verify_samples: int = Field(default=5, ge=1, le=100)
+    """Argument sets, drawn from the tables, each verified statement runs with."""
 
     # --- the query-result cache its own report reads go through ----------------------
     query_cache_enabled: bool = True

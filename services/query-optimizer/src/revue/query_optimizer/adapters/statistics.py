@@ -106,6 +106,7 @@ class QueryStatistics:
                 values = {
                     "statement": recommendation.statement,
                     "improvement_pct": recommendation.improvement_pct,
+                    "measured_improvement_pct": recommendation.measured_improvement_pct,
                     "size_bytes": recommendation.size_bytes,
                     "write_overhead": recommendation.write_overhead,
                     "fingerprints": recommendation.fingerprints,
@@ -116,10 +117,12 @@ class QueryStatistics:
                     .values(
                         table_name=recommendation.index.table,
                         columns=list(recommendation.index.columns),
+                        include=list(recommendation.index.include),
+                        predicate=recommendation.index.where,
                         **values,
                     )
                     .on_conflict_do_update(
-                        index_elements=["table_name", "columns"],
+                        index_elements=["table_name", "columns", "include", "predicate"],
                         set_={**values, "active": True, "updated_at": literal_column("now()")},
                     )
                     .returning(literal_column("xmax = 0").label("created"))

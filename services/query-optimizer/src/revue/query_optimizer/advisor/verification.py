@@ -27,12 +27,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
-import orjson
 
 from revue.common.db.sql_shape import shape_of
 from revue.query_optimizer.advisor.catalog import Catalog
 from revue.query_optimizer.advisor.selection import Recommendation, WorkloadQuery
 from revue.query_optimizer.advisor.whatif import IndexSpec, quote
+from revue.query_optimizer.explain import decoded
 from revue.query_optimizer.verify import _arguments, reader_role
 
 STATEMENT_TIMEOUT_MS = 30_000
@@ -102,7 +102,7 @@ async def _timed(
             if nested:  # the savepoint is released, not ended: undo what it set
                 await connection.execute("RESET ROLE")
                 await connection.execute("SET LOCAL statement_timeout = 0")
-        plan = orjson.loads(answer)[0]
+        plan = decoded(answer)[0]
         timings.append(plan["Planning Time"] + plan["Execution Time"])
         used |= _used_indexes(plan["Plan"])
     return round(statistics.median(timings), 3), used

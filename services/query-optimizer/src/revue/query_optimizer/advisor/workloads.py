@@ -44,9 +44,17 @@ class Skipped:
         return f"skipped ({self.reason}): {text[:120]}"
 
 
+def _without_leading_comments(statement: str) -> str:
+    """A file's `-- what this is` lines above a statement are not part of its text."""
+    lines = statement.strip().splitlines()
+    while lines and lines[0].lstrip().startswith("--"):
+        lines.pop(0)
+    return "\n".join(lines).strip()
+
+
 def classify(statement: str) -> WorkloadQuery | Skipped:
     """One statement as a workload entry, or why it is not one."""
-    text = statement.strip().rstrip(";").strip()
+    text = _without_leading_comments(statement).rstrip(";").strip()
     if not text:
         return Skipped(statement, "empty")
     if len(text) > MAX_STATEMENT_CHARS:
