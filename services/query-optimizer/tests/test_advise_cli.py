@@ -86,7 +86,7 @@ async def test_advice_from_a_queries_file_with_bad_statements_skipped(
     assert "-- skipped (does not parse" in text
 
 
-async def test_verify_measures_each_statement_and_drops_what_does_not_help(
+async def test_verify_measures_each_statement_before_and_after(
     seeded, database_url, tmp_path
 ):
     """A lookup by primary key gains nothing from a second index: verification says so."""

@@ -1,6 +1,6 @@
 """What the advisor chooses: by benefit per byte under a budget, for `IS NULL` shapes,
-and covering indexes for aggregates over a range. On real PostgreSQL (hypopg where
-installed, else real indexes in rolled-back transactions)."""
+covering indexes for aggregates over a range, and what verification drops. On real
+PostgreSQL (hypopg where installed, else real indexes in rolled-back transactions)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,16 @@ import orjson
 import pglast
 
 from revue.query_optimizer.advisor.catalog import Catalog
-from revue.query_optimizer.advisor.selection import Budget, IndexAdvisor, WorkloadQuery
+from revue.query_optimizer.advisor.selection import (
+    Budget,
+    IndexAdvisor,
+    Recommendation,
+    WorkloadQuery,
+)
+from revue.query_optimizer.advisor.verification import AdviceVerifier, VerifyOptions
 from revue.query_optimizer.advisor.whatif import (
     HypotheticalIndexes,
+    IndexSpec,
     RolledBackIndexes,
     WhatIf,
     hypopg_available,
@@ -117,3 +124,32 @@ async def test_an_aggregate_over_a_range_gets_a_covering_index(seeded):
     assert covering.index.columns == ("created_at",)
     assert covering.index.include == ("duration_ms",)
     assert covering.statement.endswith('("created_at") INCLUDE ("duration_ms")')
+
+
+async def test_verification_drops_a_recommendation_that_does_not_help_for_real(seeded):
+    """An index no plan uses, slipped into the advice, is built, timed and dropped."""
+    dashboard = query(
+        "SELECT id, status, created_at FROM analysis_sessions "
+        "WHERE project_id = $1 AND status = $2 ORDER BY created_at DESC LIMIT 20"
+    )
+    whatif, catalog = await planner(seeded, {"analysis_sessions"})
+    advice = await IndexAdvisor(whatif, catalog).advise([dashboard])
+    await whatif.clear()
+    useless = Recommendation(
+        IndexSpec("analysis_sessions", ("language",)), 50.0, 1, [dashboard.fingerprint], 0.1
+    )
+
+    verified = await AdviceVerifier(seeded, catalog, VerifyOptions(samples=3)).verify(
+        [*advice.recommendations, useless], [dashboard]
+    )
+
+    assert [r.index for r in verified.kept] == [r.index for r in advice.recommendations]
+    assert verified.kept[0].measured_improvement_pct > 50
+    assert [(r.index, why) for r, why in verified.dropped] == [
+        (useless.index, "no plan used it when it was built")
+    ]
+    (timing,) = verified.shapes
+    assert timing.after_ms < timing.before_ms
+    assert await seeded.fetchval(
+        "SELECT count(*) FROM pg_indexes WHERE tablename = 'analysis_sessions'"
+    ) == 1  # built in a transaction that was rolled back
