@@ -10,8 +10,8 @@ advisor was not designed for) — seeded with skewed data, in the same run:
   `../shared/peers/supabase_index_advisor-0.2.0.sql` and asked about every
   statement of the workload, the union of its answers built;
 - Revue (`advise_workload`, the CLI's engine) with a budget of Supabase's
-  built bytes and its index count, estimated on hypopg, then verified by
-  execution (what does not pay its way is dropped);
+  built bytes, costed on hypopg, then verified by execution (what does not
+  pay its way is dropped, and what is kept fits the budget as built);
 - the floor: the same calls planned and never executed, keys only.
 
 Each set is built for real and its size read from the catalog; the workload
@@ -72,13 +72,15 @@ async def run_workload(
 
     `wall`: as the client sees it. `server`: PostgreSQL's own planning +
     execution time (EXPLAIN ANALYZE), without the round trip. `plan`: planned,
-    never executed (EXPLAIN), from the client: the floor no index goes below.
+    never executed (EXPLAIN), from the client: the floor no index goes below;
+    `planning`: the same, the server's planning time alone (the server-side floor).
     """
     rng = random.Random(2026)
     prefix = {
         "wall": "",
         "server": "EXPLAIN (ANALYZE, FORMAT JSON) ",
         "plan": "EXPLAIN (SUMMARY, FORMAT JSON) ",
+        "planning": "EXPLAIN (SUMMARY, FORMAT JSON) ",
     }[mode]
     prepared = {
         shape.name: await connection.prepare(prefix + shape.sql) for shape in schema.workload
@@ -97,6 +99,8 @@ async def run_workload(
             if mode == "server":
                 plan = json.loads(answer)[0]
                 spent += (plan["Planning Time"] + plan["Execution Time"]) / 1000
+            elif mode == "planning":
+                spent += json.loads(answer)[0]["Planning Time"] / 1000
             else:
                 spent += wall
         seconds[shape.name] = spent
@@ -127,22 +131,26 @@ async def drop(connection: asyncpg.Connection, names: Sequence[str]) -> None:
 # --- the peers ------------------------------------------------------------------------
 
 
-async def supabase_indexes(
-    connection: asyncpg.Connection, workload: list[WorkloadQuery]
-) -> list[str]:
-    """Supabase index_advisor's answer for every statement, united (as its users apply it)."""
-    await connection.execute(SUPABASE_SQL.read_text())
-    chosen: dict[str, None] = {}
-    for query in workload:
-        row = await connection.fetchrow(
-            "SELECT index_statements, errors FROM index_advisor($1)", query.statement
-        )
-        if row["errors"]:
-            print(f"    index_advisor error on {query.statement[:60]}: {row['errors']}")
-        for statement in row["index_statements"]:
-            chosen[statement.replace("USING btree ", "")] = None
-    await connection.execute("SELECT hypopg_reset()")
-    return list(chosen)
+async def supabase_indexes(dsn: str, workload: list[WorkloadQuery]) -> list[str]:
+    """Supabase index_advisor's answer for every statement, united (as its users apply it).
+
+    On its own connection without a statement cache: index_advisor runs `DEALLOCATE ALL`.
+    """
+    connection = await asyncpg.connect(dsn, statement_cache_size=0)
+    try:
+        await connection.execute(SUPABASE_SQL.read_text())
+        chosen: dict[str, None] = {}
+        for query in workload:
+            row = await connection.fetchrow(
+                "SELECT index_statements, errors FROM index_advisor($1)", query.statement
+            )
+            if row["errors"]:
+                print(f"    index_advisor error on {query.statement[:60]}: {row['errors']}")
+            for statement in row["index_statements"]:
+                chosen[statement.replace("USING btree ", "")] = None
+        return list(chosen)
+    finally:
+        await connection.close()
 
 
 @dataclass
@@ -153,6 +161,7 @@ class Measured:
     wall: float
     server: float
     per_shape: dict[str, float]
+    server_per_shape: dict[str, float]
 
 
 async def measure(
@@ -161,21 +170,26 @@ async def measure(
     size, names = await build(connection, indexes)
     await run_workload(connection, schema, min(scale, 0.05))  # warm the cache
     per_shape = await run_workload(connection, schema, scale)
-    server = sum((await run_workload(connection, schema, scale, "server")).values())
+    server = await run_workload(connection, schema, scale, "server")
     await drop(connection, names)
-    return Measured(label, indexes, size, sum(per_shape.values()), server, per_shape)
+    return Measured(
+        label, indexes, size, sum(per_shape.values()), sum(server.values()), per_shape, server
+    )
 
 
 async def bench_schema(schema: Schema, call_scale: float) -> dict[str, Measured]:
     async with bench_environment() as env:
-        connection = await asyncpg.connect(asyncpg_dsn(env["DATABASE_URL"]))
+        dsn = asyncpg_dsn(env["DATABASE_URL"])
+        connection = await asyncpg.connect(dsn)
         try:
-            return await _bench(connection, schema, call_scale)
+            return await _bench(connection, dsn, schema, call_scale)
         finally:
             await connection.close()
 
 
-async def _bench(connection: asyncpg.Connection, schema: Schema, call_scale: float):
+async def _bench(
+    connection: asyncpg.Connection, dsn: str, schema: Schema, call_scale: float
+) -> dict[str, Measured]:
     started = time.perf_counter()
     await schema.seed(connection, schema.scale)
     counts = {t: await connection.fetchval(f"SELECT count(*) FROM {t}") for t in schema.tables}
@@ -191,14 +205,14 @@ async def _bench(connection: asyncpg.Connection, schema: Schema, call_scale: flo
         for shape in schema.workload
     ]
     catalog = await Catalog.load(connection, schema.tables)
-    whatif = HypotheticalIndexes(connection)
+    whatif = HypotheticalIndexes(connection, catalog)
 
     started = time.perf_counter()
     dexter = [index.ddl() for index in await dexter_indexes(whatif, catalog, workload)]
     await whatif.clear()
     dexter_s = time.perf_counter() - started
     started = time.perf_counter()
-    supabase = await supabase_indexes(connection, workload)
+    supabase = await supabase_indexes(dsn, workload)
     supabase_s = time.perf_counter() - started
     supabase_bytes, names = await build(connection, supabase)
     await drop(connection, names)
@@ -207,7 +221,7 @@ async def _bench(connection: asyncpg.Connection, schema: Schema, call_scale: flo
     run = await advise_workload(
         connection,
         workload,
-        Budget(max_indexes=len(supabase), max_bytes=supabase_bytes),
+        Budget(max_indexes=100, max_bytes=supabase_bytes),  # bytes only, as the issue asks
         rollback_max_table_bytes=0,
         verify=VerifyOptions(samples=5),
     )
@@ -221,6 +235,7 @@ async def _bench(connection: asyncpg.Connection, schema: Schema, call_scale: flo
 
     await run_workload(connection, schema, min(call_scale, 0.05), "plan")
     floor = sum((await run_workload(connection, schema, call_scale, "plan")).values())
+    floor_server = sum((await run_workload(connection, schema, call_scale, "planning")).values())
     results = {}
     for label, indexes in (
         ("primary keys only", []),
@@ -229,31 +244,31 @@ async def _bench(connection: asyncpg.Connection, schema: Schema, call_scale: flo
         ("revue", revue),
     ):
         results[label] = await measure(connection, schema, label, indexes, call_scale)
-    report(schema, results, floor)
+    report(results, floor, floor_server)
     return results
 
 
-def report(schema: Schema, results: dict[str, Measured], floor: float) -> None:
+def report(results: dict[str, Measured], floor: float, floor_server: float) -> None:
     print(f"{'configuration':>20} {'indexes':>7} {'MiB':>8} {'wall ms':>10} {'server ms':>10}")
     for m in results.values():
         print(
             f"{m.label:>20} {len(m.indexes):7d} {m.size / 2**20:8.1f} {m.wall * 1000:10.1f}"
             f" {m.server * 1000:10.1f}"
         )
-    print(f"{'floor (planned only)':>20} {'':>7} {'':>8} {floor * 1000:10.1f}")
+    print(f"{'floor (planned only)':>20} {'':>16} {floor * 1000:10.1f} {floor_server * 1000:10.1f}")
     for m in results.values():
         if m.indexes:
             print(f"  {m.label}:")
             for statement in m.indexes:
                 print(f"    {statement}")
-    shapes = list(results["revue"].per_shape)
-    print("  per shape (wall ms): supabase -> revue")
-    for name in shapes:
-        print(
-            f"    {results['supabase'].per_shape[name] * 1000:9.1f} -> "
-            f"{results['revue'].per_shape[name] * 1000:9.1f}  {name}"
-        )
     revue, supabase, dexter = results["revue"], results["supabase"], results["dexter-style"]
+    print("  per shape, server ms (wall ms): dexter-style | supabase | revue")
+    for name in revue.per_shape:
+        cells = " | ".join(
+            f"{m.server_per_shape[name] * 1000:7.1f} ({m.per_shape[name] * 1000:7.1f})"
+            for m in (dexter, supabase, revue)
+        )
+        print(f"    {cells}  {name}")
     print(
         f"  revue / supabase: wall {revue.wall / supabase.wall:.3f}, server "
         f"{revue.server / supabase.server:.3f} (target <= 0.5); bytes "
@@ -264,7 +279,8 @@ def report(schema: Schema, results: dict[str, Measured], floor: float) -> None:
         f"{revue.server / dexter.server:.3f} (target <= 1)"
     )
     print(
-        f"  floor / supabase wall: {floor / supabase.wall:.3f} (no index set goes below the floor)"
+        f"  floor / supabase: wall {floor / supabase.wall:.3f}, server"
+        f" {floor_server / supabase.server:.3f} (no index set goes below the floor)"
     )
 
 

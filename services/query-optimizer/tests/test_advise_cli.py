@@ -86,9 +86,7 @@ async def test_advice_from_a_queries_file_with_bad_statements_skipped(
     assert "-- skipped (does not parse" in text
 
 
-async def test_verify_measures_each_statement_before_and_after(
-    seeded, database_url, tmp_path
-):
+async def test_verify_measures_each_statement_before_and_after(seeded, database_url, tmp_path):
     """A lookup by primary key gains nothing from a second index: verification says so."""
     queries = tmp_path / "queries.sql"
     queries.write_text(f"{DASHBOARD.sql};\nSELECT * FROM analysis_sessions WHERE id = $1;\n")

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -107,7 +107,7 @@ async def advise_workload(
     whatif: WhatIf
     note = None
     if await hypopg_available(driver):
-        whatif = HypotheticalIndexes(driver)
+        whatif = HypotheticalIndexes(driver, catalog)
     else:
         major = await driver.fetchval("SELECT current_setting('server_version_num')::int / 10000")
         note = NO_HYPOPG.format(major=major, limit=rollback_max_table_bytes)
@@ -123,6 +123,8 @@ async def advise_workload(
     skipped |= advice.skipped
     run = AdviceRun(advice, skipped, note, statements=len(known))
     if verify is not None and advice.recommendations:
+        if verify.max_bytes is None:  # the budget holds for the bytes as built too
+            verify = replace(verify, max_bytes=budget.max_bytes)
         verifier = AdviceVerifier(driver, catalog, verify, say)
         run.verified = await verifier.verify(advice.recommendations, known)
         advice.recommendations = run.verified.kept + [r for r, _ in run.verified.unverified]

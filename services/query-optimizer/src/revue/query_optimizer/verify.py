@@ -1,10 +1,10 @@
 """Verify a recommendation: build the index for real, time its statements before and after.
 
-The statements' `$n` values are drawn from the table itself: each parameter
-compared to a column gets that column's value from randomly chosen rows, so
-the timings follow the data's real distribution, hot keys included. A
-statement with a parameter tied to no column (`LIMIT $3`), or one that is
-not a plain SELECT (`safety`), is reported as skipped, never run. Reads run
+The statements' `$n` values are drawn from the tables themselves
+(`advisor.arguments`), so the timings follow the data's real distribution,
+hot keys included. A statement with a parameter tied to no column (`LIMIT
+$3`), or one that is not a plain SELECT (`safety`), is reported as skipped,
+never run. Reads run
 in read-only transactions under a statement timeout, as a role without
 superuser. The index is built with CREATE INDEX CONCURRENTLY (writers keep
 going) and dropped afterwards unless asked to keep it.
@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 import asyncpg
 
 from revue.common.db.sql_shape import shape_of
+from revue.query_optimizer.advisor.arguments import draw_arguments
 from revue.query_optimizer.advisor.catalog import Catalog
-from revue.query_optimizer.advisor.predicates import parameter_count, table_usage
 from revue.query_optimizer.advisor.whatif import IndexSpec, quote
 from revue.query_optimizer.safety import READ_ONLY_ROLE, UnsafeStatementError, ensure_plain_select
 
@@ -53,37 +53,12 @@ class Verification:
 async def _arguments(
     connection: asyncpg.Connection, sql: str, catalog: Catalog, samples: int
 ) -> list[tuple] | str:
-    """Argument tuples for `sql` drawn from its tables, or why there are none."""
+    """Argument tuples for `sql` drawn from its tables (`arguments`), or why there are none."""
     try:
         ensure_plain_select(sql)
     except UnsafeStatementError as error:
         return f"not executed: {error}"
-    count = parameter_count(sql)
-    if count == 0:
-        return [()] * samples
-    owners: dict[int, tuple[str, str]] = {}
-    for usage in table_usage(sql, catalog.columns_of).values():
-        for number, column in usage.parameters.items():
-            owners[number] = (usage.table, column)
-    missing = [f"${n}" for n in range(1, count + 1) if n not in owners]
-    if missing:
-        return f"no column for {', '.join(missing)}"
-    if any(column not in catalog.columns_of(table) for table, column in owners.values()):
-        return "a parameter's column is not in the catalog"
-    values: dict[int, list] = {}
-    for table in {table for table, _ in owners.values()}:
-        numbers = [n for n, (t, _) in owners.items() if t == table]
-        columns = ", ".join(quote(owners[n][1]) for n in numbers)
-        relation = ".".join(quote(part) for part in table.split("."))
-        # Identifiers cannot be bound: these are catalog names, quoted.
-        rows = await connection.fetch(
-            f"SELECT {columns} FROM {relation} ORDER BY random() LIMIT $1",  # noqa: S608
-            samples,
-        )
-        for position, number in enumerate(numbers):
-            values[number] = [row[position] for row in rows]
-    length = min(len(column) for column in values.values())
-    return [tuple(values[n][i] for n in range(1, count + 1)) for i in range(length)]
+    return await draw_arguments(connection, sql, catalog, samples)
 
 
 async def reader_role(connection: asyncpg.Connection) -> str | None:

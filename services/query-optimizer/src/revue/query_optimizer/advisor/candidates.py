@@ -8,10 +8,11 @@ Around that shape:
 
 - narrower variants (the equality columns alone, the most selective one, each
   join key): one index may serve several statements through its prefix;
-- a covering variant, the statement's other columns of this table carried in
-  `INCLUDE`, for an index-only scan (aggregates over a range, lookups that read
-  two or three columns), when they are few and narrow and the statement has
-  no LIMIT (a few heap fetches are not worth the bytes);
+- covering variants, the statement's other columns of this table carried in
+  `INCLUDE` or appended to the key (which keeps deduplication), for an
+  index-only scan (aggregates over a range, lookups that read two or three
+  columns), when they are few and narrow and the statement has no LIMIT (a
+  few heap fetches are not worth the bytes);
 - partial variants for a constant predicate that keeps few rows (`WHERE
   closed_at IS NULL`, `WHERE status = 'pending'`): the rest of the key on just
   those rows, often a fraction of the full index's size.
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 from revue.query_optimizer.advisor.catalog import Catalog
 from revue.query_optimizer.advisor.predicates import TableUsage
+from revue.query_optimizer.advisor.sizes import deduplicates
 from revue.query_optimizer.advisor.whatif import IndexSpec
 
 # A constant predicate keeping at most this share of rows is worth a partial index.
@@ -86,19 +88,26 @@ def candidates_for(usage: TableUsage, catalog: Catalog, max_columns: int) -> set
     found: set[IndexSpec] = set()
     for shape in shapes:
         columns = tuple(shape[:max_columns])
-        found |= _with_variants(usage, catalog, columns)
+        found |= _with_variants(usage, catalog, columns, max_columns)
     found |= _partial(usage, catalog, tails, max_columns)
     return {spec for spec in found if _usable(spec, catalog)}
 
 
-def _with_variants(usage: TableUsage, catalog: Catalog, columns: tuple[str, ...]) -> set[IndexSpec]:
-    """The key itself, and its covering variant for an index-only scan."""
+def _with_variants(
+    usage: TableUsage, catalog: Catalog, columns: tuple[str, ...], max_columns: int
+) -> set[IndexSpec]:
+    """The key itself, and its covering variants for an index-only scan: the columns
+    carried in INCLUDE, or appended to the key. INCLUDE turns off b-tree deduplication;
+    in the key they keep it (a repeated key is stored once) and add an order."""
     if not columns:
         return set()
     found = {IndexSpec(usage.table, columns)}
     carried = _carried(usage, catalog, columns)
     if carried:
         found.add(IndexSpec(usage.table, columns, carried))
+        widened = (*columns, *carried)
+        if len(widened) <= max_columns and deduplicates(catalog.tables[usage.table], widened):
+            found.add(IndexSpec(usage.table, widened))
     return found
 
 

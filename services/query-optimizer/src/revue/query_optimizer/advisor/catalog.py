@@ -23,8 +23,10 @@ WHERE c.relkind IN ('r', 'p')
 """
 COLUMNS = """
 SELECT a.attrelid, a.attname, s.n_distinct, s.avg_width, s.null_frac,
-       s.most_common_vals::text::text[] AS common_values, s.most_common_freqs AS common_freqs
+       s.most_common_vals::text::text[] AS common_values, s.most_common_freqs AS common_freqs,
+       t.typname, t.typlen, t.typalign
 FROM pg_attribute a
+JOIN pg_type t ON t.oid = a.atttypid
 JOIN pg_class c ON c.oid = a.attrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_stats s
@@ -54,6 +56,9 @@ class ColumnStats:
     width: int
     null_frac: float = 0.0  # the share of rows where it is NULL
     common_values: tuple[tuple[str, float], ...] = ()  # most common values and their shares
+    type: str = ""  # pg_type's name (int4, text, ...)
+    length: int = -1  # bytes of a fixed-length type, -1: variable
+    align: str = "d"  # pg_type's alignment: c, s, i or d
 
     @property
     def common(self) -> str | None:
@@ -149,7 +154,13 @@ class Catalog:
                 distinct = -distinct * info.rows
             common = tuple(zip(row["common_values"] or (), row["common_freqs"] or (), strict=False))
             info.columns[row["attname"]] = ColumnStats(
-                distinct, row["avg_width"] or 8, row["null_frac"] or 0.0, common
+                distinct,
+                row["avg_width"] or 8,
+                row["null_frac"] or 0.0,
+                common,
+                row["typname"],
+                row["typlen"],
+                bytes(row["typalign"]).decode(),  # a "char": asyncpg gives bytes
             )
         for row in await connection.fetch(INDEXES, oids):
             columns = tuple(row["columns"])

@@ -33,6 +33,8 @@ class TableUsage:
     sort: list[tuple[str, bool]] = field(default_factory=list)  # (column, descending)
     group: list[str] = field(default_factory=list)
     parameters: dict[int, str] = field(default_factory=dict)  # $n -> the column it is compared to
+    # $n -> "lower" or "upper" where it bounds a range (`col >= $1`, `col < $2`, BETWEEN).
+    bounds: dict[int, str] = field(default_factory=dict)
     # Equality columns that are tested `IS NULL` (their selectivity is the null share).
     nulls: list[str] = field(default_factory=list)
     # Predicates with a constant (`col IS NULL`, `col = 'pending'`): what a partial index
@@ -181,7 +183,8 @@ class _Collector:
                 for table, column in (left, right):
                     self.usage_of(table).add(self.usage_of(table).joins, column)
             return
-        if right and not left and _value_side(node.lexpr):  # `$1 = col`: flip it
+        flipped = bool(right and not left and _value_side(node.lexpr))
+        if flipped:  # `$1 = col`, `$1 < col`: the column on the left
             left, node_value = right, node.lexpr
         else:
             node_value = node.rexpr
@@ -208,6 +211,15 @@ class _Collector:
             node.kind == A_Expr_Kind.AEXPR_OP and operator in RANGE_OPERATORS
         ):
             usage.add(usage.ranges, left[1])
+            if node.kind == A_Expr_Kind.AEXPR_BETWEEN:
+                sides = ["lower", "upper"]
+            else:
+                lower = operator.startswith(">") != flipped  # `col > $1` or `$1 < col`
+                sides = ["lower" if lower else "upper"]
+            for value, side in zip(values, sides, strict=False):
+                parameter = value.arg if isinstance(value, ast.TypeCast) else value
+                if isinstance(parameter, ast.ParamRef):
+                    usage.bounds[parameter.number] = side
 
     def reads(self, scope: _Scope, *nodes: object) -> None:
         """Every column these nodes name, of this scope's tables (not of subqueries)."""

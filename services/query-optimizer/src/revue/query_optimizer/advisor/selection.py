@@ -9,6 +9,9 @@ cheap decisive indexes are not crowded out by the first large one), and,
 separately, by benefit alone; the set that leaves the workload cheaper wins.
 Both passes re-evaluate lazily and pass over an index that does not fit for
 the next that does; a wider index may replace the narrower ones it covers.
+Then a look-ahead (`swaps`): a larger index the greedy pass could no longer
+fit is traded for the chosen ones worth least per byte, when the trade
+leaves the workload cheaper.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from revue.common.db.sql_shape import shape_of
 from revue.query_optimizer.advisor.candidates import candidates_for
 from revue.query_optimizer.advisor.catalog import Catalog
 from revue.query_optimizer.advisor.predicates import TableUsage, parameter_count, table_usage
+from revue.query_optimizer.advisor.swaps import improve_by_swaps
 from revue.query_optimizer.advisor.whatif import IndexSpec, WhatIf
 from revue.query_optimizer.explain import UnplannableError
 
@@ -100,6 +104,15 @@ class _Workload:
 
     def total(self, costs: dict[int, float]) -> float:
         return sum(query.query.calls * costs[id(query)] for query in self.queries)
+
+    def write_cost(self, catalog: Catalog, config: Sequence[IndexSpec]) -> float:
+        """What keeping `config` up to date adds to the workload's writes."""
+        added = 0.0
+        for index in config:
+            info = catalog.tables[index.table]
+            share = info.entry_width((*index.columns, *index.include)) / max(info.row_width, 1)
+            added += sum(w.query.calls * w.base * share for w in self.writers[index.table])
+        return added
 
 
 class IndexAdvisor:
@@ -177,6 +190,8 @@ class IndexAdvisor:
             (by_ratio, by_benefit),
             key=lambda outcome: (plan.total(outcome[1]), sum(sizes[i] for i in outcome[0])),
         )
+        self.progress("looking ahead: trading chosen indexes for larger ones that fit")
+        chosen, current = await improve_by_swaps(self, plan, pool, sizes, chosen)
         recommendations = await self._explain_choice(queries, chosen, current)
         await self.whatif.clear()
         return Advice(

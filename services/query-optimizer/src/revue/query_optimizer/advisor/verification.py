@@ -128,6 +128,9 @@ class VerifyOptions:
     max_table_bytes: int = 1024**3  # larger tables are built on only with `on_target`
     on_target: bool = False  # CREATE INDEX CONCURRENTLY on the target, then dropped
     min_improvement: float = 0.05  # an index's statements must get this much faster
+    # The budget, in bytes as built: what is kept must fit, the least saving per byte
+    # goes first (the choice was made on estimated sizes).
+    max_bytes: int | None = None
 
 
 class AdviceVerifier:
@@ -145,6 +148,7 @@ class AdviceVerifier:
         self.max_table_bytes = options.max_table_bytes
         self.on_target = options.on_target
         self.min_improvement = options.min_improvement
+        self.max_bytes = options.max_bytes
         self.progress = progress or (lambda _: None)
 
     async def verify(
@@ -181,7 +185,7 @@ class AdviceVerifier:
             await self._after_concurrently(trial)
         else:
             await self._after_rolled_back(trial)
-        kept, dropped = self._judge(buildable, names, shapes)
+        kept, dropped = self._judge(buildable, names, shapes, trial.built)
         return Verified(kept, dropped, unverified, shapes, trial.built)
 
     async def _shapes(self, workload: list[WorkloadQuery], tables: set[str]) -> list[ShapeTiming]:
@@ -254,8 +258,10 @@ class AdviceVerifier:
         buildable: list[Recommendation],
         names: dict[IndexSpec, str],
         shapes: list[ShapeTiming],
+        built: dict[IndexSpec, int],
     ) -> tuple[list[Recommendation], list[tuple[Recommendation, str]]]:
         kept, dropped = [], []
+        saved: dict[IndexSpec, float] = {}
         timed = [s for s in shapes if s.before_ms is not None and s.after_ms is not None]
         for recommendation in buildable:
             name = names[recommendation.index]
@@ -272,5 +278,17 @@ class AdviceVerifier:
                 )  # fmt: skip
                 continue
             recommendation.measured_improvement_pct = round(100 * (1 - after / before), 2)
+            recommendation.size_bytes = built.get(recommendation.index, recommendation.size_bytes)
+            saved[recommendation.index] = before - after
             kept.append(recommendation)
+        if self.max_bytes is not None:
+            # Least measured saving per built byte first, until the rest fits.
+            by_value = sorted(kept, key=lambda r: saved[r.index] / max(r.size_bytes, 1))
+            while by_value and sum(r.size_bytes for r in by_value) > self.max_bytes:
+                cheapest = by_value.pop(0)
+                kept.remove(cheapest)
+                dropped.append(
+                    (cheapest, f"over the byte budget as built ({cheapest.size_bytes:,} bytes; "
+                     "it saved the least per byte)")
+                )  # fmt: skip
         return kept, dropped
