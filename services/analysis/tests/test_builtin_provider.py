@@ -45,7 +45,9 @@ async def test_every_finding_has_position_severity_and_message(builtin_provider)
     [result] = await builtin_provider.analyze_batch([sample("sample.py")])
     by_rule = {finding.rule_id: finding for finding in result.findings}
     assert by_rule["F401"].fix_hint == "Remove unused import: `os`"
-    assert by_rule["S307"].severity == "high"
+    assert (by_rule["S307"].severity, by_rule["S307"].confidence) == ("medium", "high")  # bandit's
+    assert by_rule["S307"].cwe == 78
+    assert by_rule["F401"].confidence == "high" and by_rule["F401"].cwe is None
     assert by_rule["S307"].line == 19
     assert by_rule["S307"].column == 12
     assert "eval" in by_rule["S307"].message or "literal_eval" in by_rule["S307"].message
@@ -77,9 +79,12 @@ async def test_rule_groups_select_what_is_reported(builtin_provider, rules, pres
 async def test_max_issues_keeps_the_most_severe_and_says_so(builtin_provider):
     code = (CORPUS / "sample.py").read_text()
     [result] = await builtin_provider.analyze_batch([AnalysisInput(code, "python", (), 3)])
-    assert result.truncated
+    [everything] = await builtin_provider.analyze_batch([AnalysisInput(code, "python")])
+    assert result.truncated and not everything.truncated
     assert len(result.findings) == 3
-    assert {finding.severity for finding in result.findings} == {"high"}
+    rank = {"critical": 4, "high": 3, "medium": 2, "low": 1, "info": 0}
+    most_severe = sorted((rank[f.severity] for f in everything.findings), reverse=True)[:3]
+    assert sorted((rank[f.severity] for f in result.findings), reverse=True) == most_severe
     assert [f.line for f in result.findings] == sorted(f.line for f in result.findings)
 
 
@@ -92,3 +97,30 @@ async def test_an_unknown_language_fails_its_item_not_the_batch(builtin_provider
     assert isinstance(results[1], ProviderRejectedError)
     assert "cobol" in results[1].message
     assert results[0].findings and results[2].findings
+
+
+@pytest.mark.parametrize(
+    ("code", "language", "rule_id", "cwe"),
+    [
+        ("const total = eval(input);\n", "javascript", "S307", 95),
+        ('String q = "SELECT * FROM users WHERE id = " + id;\n', "java", "S608", 89),
+        ('$out = shell_exec("ls " . $dir);\n', "php", "S605", 78),
+        ('password = "hunter2-secret"\n', "ruby", "S105", 259),
+        ("strcpy(buffer, input);\n", "c", "DNG011", 120),
+    ],
+)
+async def test_other_languages_report_bandits_ids_where_the_check_is_one_of_bandits(
+    builtin_provider, code, language, rule_id, cwe
+):
+    [result] = await builtin_provider.analyze_batch([AnalysisInput(code, language, ("security",))])
+    finding = next(f for f in result.findings if f.rule_id == rule_id)
+    assert finding.cwe == cwe and finding.confidence in ("low", "medium", "high")
+
+
+async def test_every_security_finding_carries_confidence_and_a_weakness(builtin_provider):
+    code = (CORPUS / "sample.py").read_text()
+    [result] = await builtin_provider.analyze_batch([AnalysisInput(code, "python", ("security",))])
+    assert result.findings
+    for finding in result.findings:
+        assert finding.confidence in ("low", "medium", "high"), finding
+        assert finding.cwe is not None and finding.cwe > 0, finding

@@ -89,6 +89,10 @@ class Finding(BaseModel):
     column: int = Field(ge=0)
     message: Annotated[str, Field(max_length=2_000)]
     fix_hint: Annotated[str, Field(max_length=2_000)] | None = None
+    # How sure the check is that this is a real problem (bandit's scale); None: not said.
+    confidence: Literal["low", "medium", "high"] | None = None
+    # The weakness it is an instance of (CWE-89 is 89); None: not a security weakness.
+    cwe: int | None = Field(default=None, ge=1, le=100_000)
 
 
 class Usage(BaseModel):

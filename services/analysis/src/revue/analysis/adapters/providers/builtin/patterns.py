@@ -26,9 +26,26 @@ SQL_START = (
 SQL_TAIL = r"\s*(?:\+|\.\s*\$|\.\s*\w|%\s*\w)"
 
 
+# What each pattern reports: the bandit-compatible id where the check is one of
+# bandit's (S608, SQL built from strings, in any language; else the pattern's own
+# name), how sure a line match is, and the weakness (CWE).
+REPORTED_AS: dict[str, tuple[str | None, str, int]] = {
+    "SEC001": (None, "high", 798), "SEC002": (None, "high", 798),
+    "SEC003": (None, "high", 798), "SEC004": (None, "high", 798),
+    "SEC005": (None, "medium", 798), "SEC006": ("S105", "medium", 259),
+    "DNG001": ("S307", "high", 95), "DNG002": ("S102", "high", 95),
+    "DNG003": ("S605", "medium", 78), "DNG004": ("S606", "medium", 78),
+    "DNG005": ("S605", "high", 78), "DNG006": ("S605", "medium", 78),
+    "DNG007": ("S605", "medium", 78), "DNG008": ("S605", "medium", 78),
+    "DNG009": ("S606", "low", 78), "DNG010": ("S605", "high", 78),
+    "DNG011": (None, "medium", 120), "DNG012": (None, "medium", 79),
+    "SQL001": ("S608", "medium", 89), "SQL002": ("S608", "medium", 89),
+}  # fmt: skip
+
+
 @dataclass(frozen=True, slots=True)
 class PatternRule:
-    rule_id: str
+    name: str  # the pattern's own name (SQL001), for tests and docs
     languages: tuple[str, ...] | str
     pattern: re.Pattern[str]
     severity: str
@@ -38,16 +55,29 @@ class PatternRule:
     def applies_to(self, language: str) -> bool:
         return self.languages == ALL or language in self.languages
 
+    @property
+    def rule_id(self) -> str:
+        """The id its findings carry."""
+        return REPORTED_AS[self.name][0] or self.name
+
+    @property
+    def confidence(self) -> str:
+        return REPORTED_AS[self.name][1]
+
+    @property
+    def cwe(self) -> int:
+        return REPORTED_AS[self.name][2]
+
 
 def rule(
-    rule_id: str,
+    name: str,
     languages: tuple[str, ...] | str,
     pattern: str,
     severity: str,
     message: str,
     fix_hint: str,
 ) -> PatternRule:
-    return PatternRule(rule_id, languages, re.compile(pattern), severity, message, fix_hint)
+    return PatternRule(name, languages, re.compile(pattern), severity, message, fix_hint)
 
 
 VAULT = "Load it from the environment or a secret manager, and rotate the exposed value."

@@ -16,6 +16,7 @@ import structlog
 from ruff.__main__ import find_ruff_bin
 
 from revue.analysis.adapters.providers import AnalysisInput
+from revue.analysis.adapters.providers.builtin.check_facts import facts_for
 from revue.common.contracts.errors import RetryableProviderError
 from revue.common.contracts.events import Finding
 from revue.common.contracts.languages import RULE_GROUPS
@@ -62,13 +63,17 @@ def to_finding(record: dict[str, Any]) -> Finding:
     if code == "invalid-syntax":
         message = f"cannot parse: {message}"
     fix = record.get("fix") or {}
+    facts = facts_for(code)
     return Finding(
         rule_id=code,
-        severity=severity(code),  # type: ignore[arg-type]
+        severity=facts.severity if facts else severity(code),  # type: ignore[arg-type]
         line=record["location"]["row"],
         column=record["location"]["column"],
         message=message[:2000],
         fix_hint=(fix.get("message") or None),
+        # bandit's for its checks; the linter's other rules are exact, not heuristics
+        confidence=facts.confidence if facts else "high",
+        cwe=facts.cwe if facts else None,
     )
 
 

@@ -32,6 +32,7 @@ import ast
 import contextlib
 import re
 
+from revue.analysis.adapters.providers.builtin.check_facts import facts_for
 from revue.common.contracts.events import Finding
 
 BAD_PROTOCOLS = re.compile(r"(?:PROTOCOL_)?(?:SSLv2|SSLv3|TLSv1|TLSv1_1)(?:_METHOD)?$")
@@ -76,13 +77,16 @@ def _keyword(call: ast.Call, name: str) -> ast.expr | None:
 
 
 def _finding(rule: str, node: ast.AST, severity: str, message: str, hint: str) -> Finding:
+    facts = facts_for(rule)
     return Finding(
         rule_id=rule,
-        severity=severity,  # type: ignore[arg-type]
+        severity=facts.severity if facts else severity,  # type: ignore[arg-type]
         line=getattr(node, "lineno", 1),
         column=getattr(node, "col_offset", 0) + 1,
         message=message,
         fix_hint=hint,
+        confidence=facts.confidence if facts else "medium",
+        cwe=facts.cwe if facts else None,
     )
 
 

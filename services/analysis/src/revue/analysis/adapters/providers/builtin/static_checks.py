@@ -66,6 +66,7 @@ def _finding(rule_id: str, severity: str, line: int, message: str, fix_hint: str
         column=1,
         message=message,
         fix_hint=fix_hint,
+        confidence="high",  # a measurement, not a guess
     )
 
 
@@ -82,6 +83,8 @@ def pattern_findings(code: str, language: str, groups: Sequence[str]) -> list[Fi
                     column=column,
                     message=rule.message,
                     fix_hint=rule.fix_hint,
+                    confidence=rule.confidence,  # type: ignore[arg-type]
+                    cwe=rule.cwe,
                 )
             )
     return found
