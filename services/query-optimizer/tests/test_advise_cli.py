@@ -16,6 +16,7 @@ import pytest
 
 from revue.common.db.engine import asyncpg_dsn
 from revue.devkit.embedded.servers import EmbeddedPostgres
+from revue.devkit.testing.waiting import wait_until
 from revue.query_optimizer.demo_schema import WORKLOAD, create_and_seed
 
 DASHBOARD = next(shape for shape in WORKLOAD if shape.name.startswith("dashboard"))
@@ -110,24 +111,44 @@ async def test_verify_measures_each_statement_before_and_after(seeded, database_
     )  # built in a rolled-back transaction: gone
 
 
+async def ensure_seeded(connection: asyncpg.Connection) -> None:
+    """The private server's tables, once for the module's tests."""
+    if not await connection.fetchval("SELECT to_regclass('analysis_sessions') IS NOT NULL"):
+        await create_and_seed(connection, 20_000)
+
+
 @pytest.fixture(scope="module")
-def statements_server(tmp_path_factory) -> str:
-    """A private PostgreSQL with pg_stat_statements preloaded (the shared one has not)."""
+def private_server(tmp_path_factory) -> EmbeddedPostgres:
+    """A private PostgreSQL with pg_stat_statements preloaded (the shared one has not)
+    that logs every statement with its duration, as stderr lines and as csvlog."""
     server = EmbeddedPostgres(
         tmp_path_factory.mktemp("pgss"),
-        settings={"shared_preload_libraries": "pg_stat_statements"},
+        settings={
+            "shared_preload_libraries": "pg_stat_statements",
+            "logging_collector": "on",
+            "log_destination": "stderr,csvlog",
+            "log_directory": "log",
+            "log_filename": "server.log",
+            "log_file_mode": "0644",
+            "log_min_duration_statement": "0",
+        },
     )
     server.start()
     try:
-        yield server.url
+        yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def statements_server(private_server) -> str:
+    return private_server.url
 
 
 async def test_advice_from_pg_stat_statements_on_a_server_without_hypopg(statements_server):
     connection = await asyncpg.connect(asyncpg_dsn(statements_server))
     try:
-        await create_and_seed(connection, 20_000)
+        await ensure_seeded(connection)
         await connection.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
         await connection.execute("SELECT pg_stat_statements_reset()")
         for project in range(1, 30):  # the application's traffic, as the server counts it
@@ -167,3 +188,25 @@ async def test_the_workload_source_is_required_and_exclusive(tmp_path):
         "--database-url", "postgresql://nobody@127.0.0.1:1/x", "--queries", str(queries)
     )
     assert code == 1 and "cannot connect to 127.0.0.1:1/x" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("log_name", ["server.log", "server.csv"])
+async def test_advice_from_the_servers_own_log(private_server, log_name):
+    """The server's log of the application's traffic, as PostgreSQL wrote it."""
+    connection = await asyncpg.connect(asyncpg_dsn(private_server.url))
+    try:
+        await ensure_seeded(connection)
+        for project in range(1, 20):
+            await connection.fetch(DASHBOARD.sql, project, "failed")
+    finally:
+        await connection.close()
+    log = private_server.pgdata / "log" / log_name
+    await wait_until(lambda: "ORDER BY created_at DESC LIMIT 20" in log.read_text(),
+                     message="the dashboard query in the log")  # fmt: skip
+
+    code, out, err = await advise("--database-url", private_server.url, "--log", str(log), "--json")
+    assert code == 0, err
+    advice = orjson.loads(out)
+    first = next(r for r in advice["recommendations"] if r["table"] == "analysis_sessions")
+    assert first["columns"][:2] == ["project_id", "status"]
+    assert "statement shapes from" in err
