@@ -37,6 +37,7 @@ class DelayedProvider:
         self.inner = BuiltinProvider(processes=1)
         self.name, self.version, self.model = self.inner.name, self.inner.version, None
         self.items_per_call = self.inner.items_per_call
+        self.calls_per_minute = self.inner.calls_per_minute
         self.delay = delay
         self.fail = fail
 

@@ -144,7 +144,7 @@ class VerboseProvider:
     """Answers every item with 1,000 findings of 1,500-character messages (> 1 MB of JSON)."""
 
     name, version, model = "verbose", "1", None
-    items_per_call = None
+    items_per_call = calls_per_minute = None
 
     async def analyze_batch(self, items):
         finding = Finding(rule_id="X1", severity="low", line=1, column=0, message="m" * 1500)

@@ -1,4 +1,5 @@
 import asyncio
+import itertools
 
 import pytest
 from prometheus_client import REGISTRY
@@ -64,6 +65,36 @@ async def test_an_idle_processor_dispatches_at_once_and_a_busy_one_batches():
         gate.set()
         await asyncio.gather(first, *later)
     assert sizes == [1, 10]
+
+
+async def test_spaced_batches_fill_up_and_a_full_one_does_not_wait_for_the_spacing():
+    sent: list[tuple[float, int]] = []
+
+    async def record(items):
+        sent.append((asyncio.get_running_loop().time(), len(items)))
+        return items
+
+    # A budget of one call per 0.3 s; items arrive every 50 ms, six per spacing (< 8).
+    config = BatchConfig(max_batch_size=8, max_wait_time=0.01, min_dispatch_interval=0.3)
+    processor = BatchProcessor(record, config)
+    async with processor:
+        trickle = []
+        for i in range(24):
+            trickle.append(asyncio.create_task(processor.process(i)))
+            await asyncio.sleep(0.05)
+        assert await asyncio.gather(*trickle) == list(range(24))
+        calls_before_the_burst = len(sent)
+        assert await asyncio.gather(*(processor.process(i) for i in range(16))) == list(range(16))
+    times = [at for at, _ in sent[:calls_before_the_burst]]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
+    # One call alone (the idle first item), then batches no closer than the spacing.
+    assert sent[0][1] == 1
+    assert all(gap >= 0.29 for gap in gaps), gaps
+    assert calls_before_the_burst <= 24 * 0.05 / 0.3 + 2  # ~5 calls for 24 items, not 24
+    # The burst's two full batches left without waiting out the spacing twice.
+    burst = sent[calls_before_the_burst:]
+    assert [size for _, size in burst] == [8, 8]
+    assert burst[1][0] - burst[0][0] < 0.1
 
 
 async def test_an_item_failure_fails_only_that_item():

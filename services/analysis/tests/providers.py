@@ -21,6 +21,7 @@ class FaultInjectingProvider:
         self.version = inner.version
         self.model = inner.model
         self.items_per_call = inner.items_per_call
+        self.calls_per_minute = inner.calls_per_minute
         self.delay = delay
         self.fail_next = 0  # batch calls that raise before reaching the analyzer
         self.always_fail = False

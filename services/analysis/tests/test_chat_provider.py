@@ -2,6 +2,7 @@
 provider does that the real local model cannot: chosen format refusals, broken answers,
 rate limits). The real local model's own tests are in test_local_model.py."""
 
+import asyncio
 import re
 
 import pytest
@@ -9,7 +10,10 @@ import pytest
 from revue.analysis.adapters.providers import AnalysisInput
 from revue.analysis.adapters.providers.llm.chat import ChatOptions, ChatProvider
 from revue.analysis.adapters.providers.llm.formats import OutputMode
+from revue.analysis.adapters.providers.llm.limits import ProviderLimits
 from revue.analysis.adapters.providers.llm.pricing import ModelPrice
+from revue.analysis.lanes import ProviderLane
+from revue.analysis.settings import AnalysisSettings
 from revue.common.contracts.errors import (
     InvalidModelAnswerError,
     ProviderRejectedError,
@@ -246,3 +250,29 @@ async def test_the_provider_waits_out_the_limit_the_server_states(simulator):
         assert provider.limits.waited_s > 0
     finally:
         await provider.aclose()
+
+
+async def test_a_request_budget_spaces_packs_so_a_trickle_of_items_fills_them(simulator):
+    """LLM_RPM=300: packs that are not full leave at most every 0.4 s (half the budget)."""
+    provider = ChatProvider(
+        "openai",
+        simulator.base_url,
+        "gpt-4",
+        options=ChatOptions(timeout=10),
+        limits=ProviderLimits(requests_per_minute=300),
+    )
+    lane = ProviderLane(provider, AnalysisSettings(_env_file=None, batch_max_wait=0.01), True)
+    items = [snippet(i) for i in range(24)]
+    await lane.start()
+    try:
+        pending = []
+        for item in items:  # one every 50 ms: 1.2 s, eight at most per spacing
+            pending.append(asyncio.create_task(lane.batcher.process(item)))
+            await asyncio.sleep(0.05)
+        assert_answered(items, await asyncio.gather(*pending))
+    finally:
+        await lane.stop(1)
+    # The idle first item alone, then a pack per 0.4 s: about 4 calls, never one per item.
+    assert calls(simulator) <= 6
+    sizes = [user.count("### item ") for user in users(simulator)]
+    assert sum(sizes) == 24 and max(sizes) > 4

@@ -82,11 +82,15 @@ class ProviderLane:
             deadline=settings.retry_deadline,
         )
         per_call = provider.items_per_call or settings.batch_max_size
+        # Half the provider's request budget for batches that are not full: the rest is
+        # headroom for full packs and retries.
+        spacing = 120 / provider.calls_per_minute if provider.calls_per_minute else 0.0
         config = (
             BatchConfig(
                 max_batch_size=min(settings.batch_max_size, per_call),
                 max_wait_time=settings.batch_max_wait,
                 max_concurrent_batches=settings.batch_max_concurrent,
+                min_dispatch_interval=spacing,
             )
             if settings.batching_enabled
             else BatchConfig(

@@ -79,7 +79,9 @@ class AnalysisSettings(ServiceSettings):
     llm_max_completion_tokens: int = Field(default=4_096, ge=64)
     """The longest answer a call allows (`max_tokens`): 256 plus 384 per item, at most this."""
     llm_rpm: int | None = Field(default=None, ge=1)
-    """Chat calls per minute the provider allows (unset: only its headers are obeyed)."""
+    """Chat calls per minute the provider allows (unset: only its headers are obeyed);
+    packs that are not full leave at most 120/LLM_RPM seconds apart, so they fill up
+    as the load nears the limit."""
     llm_tpm: int | None = Field(default=None, ge=1)
     """Tokens per minute the provider allows, prompt and answer (unset: headers only)."""
     llm_response_format: Literal[

@@ -6,7 +6,10 @@ hands the batch to the handler, with at most `max_concurrent_batches` in
 flight. While batches run, items keep queueing, so under load batches fill
 up by themselves. When nothing is running, waiting would only add latency
 (there is no busy provider to wait out), so an idle processor dispatches at
-once (`dispatch_when_idle`, on by default).
+once (`dispatch_when_idle`, on by default). A handler with a call budget (a
+provider allowed N requests a minute) can space the batches that are not
+full (`min_dispatch_interval`): as the load nears the budget, batches fill
+instead of calls multiplying; a full batch never waits for the spacing.
 
 The handler returns one value per item, in order; an `Exception` in that
 list fails only its own item. A handler that raises fails its whole batch.
@@ -38,9 +41,16 @@ class BatchConfig:
     max_wait_time: float = 0.2
     max_concurrent_batches: int = 5
     dispatch_when_idle: bool = True
+    # The least time from one batch's dispatch to the next one's, unless the next is full.
+    min_dispatch_interval: float = 0.0
 
     def __post_init__(self) -> None:
-        if self.max_batch_size < 1 or self.max_concurrent_batches < 1 or self.max_wait_time < 0:
+        if (
+            self.max_batch_size < 1
+            or self.max_concurrent_batches < 1
+            or self.max_wait_time < 0
+            or self.min_dispatch_interval < 0
+        ):
             raise ValueError(f"invalid batch configuration: {self}")
 
 
@@ -65,6 +75,7 @@ class BatchProcessor(Generic[In, Out]):
         self._slots = asyncio.Semaphore(self.config.max_concurrent_batches)
         self._collector: asyncio.Task[None] | None = None
         self._running: set[asyncio.Task[None]] = set()
+        self._last_dispatch = float("-inf")
         self.total_requests = 0
         self.total_batches = 0
         self._dispatched = 0  # items handed to the handler (cancelled ones excluded)
@@ -163,8 +174,10 @@ class BatchProcessor(Generic[In, Out]):
     async def _next_batch(self) -> list[_Pending[In, Out]]:
         first = await self._queue.get()
         batch = [first]
-        idle = self.config.dispatch_when_idle and not self._running
-        deadline = time.monotonic() if idle else first.enqueued_at + self.config.max_wait_time
+        now = time.monotonic()
+        spaced_from = self._last_dispatch + self.config.min_dispatch_interval
+        idle = self.config.dispatch_when_idle and not self._running and now >= spaced_from
+        deadline = now if idle else max(first.enqueued_at + self.config.max_wait_time, spaced_from)
         while len(batch) < self.config.max_batch_size:
             if not self._queue.empty():
                 batch.append(self._queue.get_nowait())
@@ -176,6 +189,7 @@ class BatchProcessor(Generic[In, Out]):
                 batch.append(await asyncio.wait_for(self._queue.get(), left))
             except TimeoutError:
                 break
+        self._last_dispatch = time.monotonic()
         # Callers who gave up while queued are dropped, not computed.
         return [pending for pending in batch if not pending.future.done()]
 

@@ -32,6 +32,10 @@ class Provider(Protocol):
     # of any size is one unit of work. A micro-batch is cut to this size so that each
     # call's items are answered as soon as that call returns, not when the slowest does.
     items_per_call: int | None
+    # The calls a minute the provider allows (its request limit), or None: unlimited.
+    # A lane spaces its micro-batches that are not full to half of it, so packs fill
+    # up as the load nears the limit instead of the calls running into it.
+    calls_per_minute: int | None
 
     async def analyze_batch(
         self, items: Sequence[AnalysisInput]

@@ -45,6 +45,7 @@ class BuiltinProvider:
     name = "builtin"
     model: str | None = None
     items_per_call: int | None = None  # one ruff run checks a whole micro-batch
+    calls_per_minute: int | None = None
 
     def __init__(
         self,

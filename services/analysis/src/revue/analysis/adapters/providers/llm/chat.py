@@ -125,6 +125,7 @@ class ChatProvider:
             base_url=base_url.rstrip("/") + "/", timeout=self.options.timeout, headers=headers
         )
         self.limits = limits or ProviderLimits()
+        self.calls_per_minute = self.limits.requests.per_minute
         self.counter = counter or counter_for(model)
         self.negotiation = FormatNegotiation(
             name, model, self.options.output_mode or OutputMode.JSON_SCHEMA
