@@ -124,3 +124,30 @@ async def test_every_security_finding_carries_confidence_and_a_weakness(builtin_
     for finding in result.findings:
         assert finding.confidence in ("low", "medium", "high"), finding
         assert finding.cwe is not None and finding.cwe > 0, finding
+
+
+async def test_code_with_a_lone_surrogate_is_still_read_by_ruff(builtin_provider):
+    # Valid JSON ("\ud800") but not UTF-8: the batch neither fails nor skips the file.
+    code = 'label = "\ud800"\nimport pickle\nvalue = pickle.loads(data)\n'
+    results = await builtin_provider.analyze_batch(
+        [AnalysisInput(code, "python", ("security",)), sample("sample.py")]
+    )
+    assert ["S301", 3] in [[finding.rule_id, finding.line] for finding in results[0].findings]
+    assert [[f.rule_id, f.line] for f in results[1].findings] == EXPECTED["sample.py"]
+
+
+async def test_a_large_batch_split_across_the_workers_comes_back_in_order(builtin_provider):
+    # Over SPLIT_FROM_CHARS: the static checks go in several shares; each item's own
+    # finding (a hard-coded AWS key id on a line of its own) must come back to it.
+    items = [
+        AnalysisInput(
+            f"x = {i}\n" * i + 'key = "AKIA' + "B" * 16 + '"\n' + "# padding\n" * (900 + 37 * i),
+            "python",
+            ("security",),
+        )
+        for i in range(40)
+    ]
+    assert sum(len(item.code) for item in items) > 256 * 1024
+    results = await builtin_provider.analyze_batch(items)
+    for i, result in enumerate(results):
+        assert ["SEC001", i + 1] in [[f.rule_id, f.line] for f in result.findings], i

@@ -2,7 +2,7 @@
 
 import pytest
 
-from revue.analysis.adapters.providers.builtin.security_checks import security_findings
+from revue.analysis.adapters.providers.builtin.security_checks import could_fire, security_findings
 
 CASES = [
     ("S502", "import ssl\nssl.wrap_socket(ssl_version=ssl.PROTOCOL_SSLv3)\n",
@@ -26,7 +26,10 @@ CASES = [
      "AutoModel.from_pretrained('org/model', revision='" + "a" * 40 + "')\n"),
     ("S615", "hf_hub_download(repo_id='org/model', filename='c.json')\n",
      "AutoModel.from_pretrained('./local_model')\n"),
+    ("S608", "q = f'''WITH r AS (SELECT id FROM t)\nSELECT * FROM r WHERE id = {ident}'''\n",
+     "q = f'with care, {name}'\n"),
     ("S403", "loader = __import__('pickle')\n", "loader = __import__('json')\n"),
+    ("S403", "loader = __import__('cPickle')\n", "loader = __import__('json')\n"),
     ("S404", "m = importlib.import_module(name='subprocess')\n",
      "m = importlib.import_module(name='json')\n"),
     ("S404", "from ..subprocess import Popen\n", "from ..tools import Popen\n"),
@@ -56,3 +59,11 @@ def test_a_hostile_sql_like_string_is_checked_in_linear_time():
     started = time.process_time()
     security_findings(f"q = {text!r} % x\n")
     assert time.process_time() - started < 2.0
+
+
+def test_a_file_no_check_could_fire_on_is_not_parsed():
+    # TLS done right, a "with" that starts no common table expression, no blacklisted name
+    plain = "import ssl\nctx = ssl.create_default_context()\nnote = 'with care'\n"
+    assert not could_fire(plain)
+    assert could_fire(plain + "sock = ssl.wrap_socket(raw)\n")
+    assert could_fire("q = 'with t as (select 1) select * from t where a = %s' % a\n")

@@ -38,6 +38,7 @@ from revue.common.contracts.languages import EXTENSIONS
 
 # Below this much code a batch is one call: a second worker's share would cost more to send.
 SPLIT_FROM_CHARS = 256 * 1024
+SHARES_PER_WORKER = 4
 StaticChecks = Callable[[Sequence[tuple[str, str, Sequence[str]]]], list[list[Finding]]]
 
 
@@ -111,10 +112,15 @@ class BuiltinProvider:
     async def _static_findings(
         self, items: Sequence[AnalysisInput]
     ) -> list[list[Finding] | ProviderError]:
-        """A large batch in one share per worker, balanced by bytes, all at once."""
+        """A large batch in shares balanced by bytes, taken by the workers as they free up.
+
+        Bytes are a poor guess of the work (most files are never parsed, see
+        security_checks.could_fire), so there are several shares per worker: one that
+        finishes early takes the next instead of waiting for the other's long share.
+        """
         if sum(len(item.code) for item in items) < SPLIT_FROM_CHARS or len(items) < 2:
             return await self._share(items)
-        shares = balanced(items, self.workers.size)
+        shares = balanced(items, self.workers.size * SHARES_PER_WORKER)
         answers = await asyncio.gather(
             *(self._share([items[i] for i in share]) for share in shares)
         )
