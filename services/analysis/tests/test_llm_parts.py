@@ -37,6 +37,17 @@ def test_the_answer_schema_enumerates_the_ids_in_the_strict_subset():
     assert item["additionalProperties"] is False and set(item["required"]) == {"id", "findings"}
 
 
+def test_only_a_grammar_schema_carries_bounds():
+    strict = wire.answer_schema(["1"])
+    assert "maxItems" not in strict["properties"]["items"]["items"]["properties"]["findings"]
+    grammar = wire.answer_schema(["1", "2"], one_per_id=True, max_findings=3)
+    entries = grammar["properties"]["items"]["prefixItems"]
+    assert [entry["properties"]["id"] for entry in entries] == [{"const": "1"}, {"const": "2"}]
+    findings = entries[0]["properties"]["findings"]
+    assert findings["maxItems"] == 3
+    assert findings["items"]["properties"]["message"]["maxLength"] == 200
+
+
 def test_json_is_found_in_prose_and_a_reading_never_trusts_the_model():
     answer = (
         'Sure!\n```json\n{"items": [{"id": "1", "findings": []}, {"id": "7", "findings": []}]}\n```'

@@ -7,6 +7,9 @@ per item (findings, or a clear per-item error), real token usage, and the output
 mode the server takes.
 """
 
+import json
+from dataclasses import replace
+
 import httpx
 import pytest
 
@@ -78,3 +81,38 @@ async def test_provider_local_needs_no_other_setting(make_settings, database_url
     [provider] = ready["details"]["providers"]
     assert provider["provider"] == "local"
     assert provider["structured_output"]["mode"] == "json_object_schema"
+
+
+MANY_FLAWS = AnalysisInput(
+    "import hashlib, os, pickle\n\n"
+    "PASSWORD = 'hunter2'\n\n"
+    "def handle(request):\n"
+    "    data = pickle.loads(request.body)\n"
+    "    os.system('echo ' + request.args['name'])\n"
+    "    digest = hashlib.md5(request.body).hexdigest()\n"
+    "    return eval(request.args['expr']), digest, data\n",
+    "python",
+    ("security",),
+)
+
+
+async def test_the_grammar_bounds_each_items_findings_so_the_answer_always_closes(
+    model, monkeypatch
+):
+    """A small model can loop (the same finding until max_tokens cuts the JSON and every
+    item of the call fails): the schema's bounds, which the server turns into its grammar,
+    make it close its answer in time. Bounds far below what it writes show they hold."""
+    monkeypatch.setattr(wire, "GRAMMAR_MAX_CHARS", {"rule_id": 6, "message": 8, "fix_hint": 8})
+    model.negotiation.mode = OutputMode.JSON_OBJECT_SCHEMA
+    model.options = replace(model.options, completion_tokens_per_item=64)  # one finding each
+    body = model.request_body([("1", MANY_FLAWS), ("2", ITEMS[1])])
+    async with httpx.AsyncClient(base_url=model.client.base_url, timeout=120) as client:
+        answer = (await client.post("chat/completions", json=body)).json()
+    assert answer["choices"][0]["finish_reason"] == "stop"
+    items = json.loads(answer["choices"][0]["message"]["content"])["items"]
+    assert [entry["id"] for entry in items] == ["1", "2"]
+    findings = [finding for entry in items for finding in entry["findings"]]
+    assert all(len(entry["findings"]) <= 1 for entry in items) and findings
+    for finding in findings:
+        assert len(finding["rule_id"]) <= 6 and len(finding["message"]) <= 8
+        assert len(finding["fix_hint"] or "") <= 8

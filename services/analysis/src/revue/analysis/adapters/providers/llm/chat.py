@@ -285,7 +285,12 @@ class ChatProvider:
         }
         ids = [item_id for item_id, _ in items]
         mode = self.negotiation.mode
-        schema = wire.answer_schema(ids, one_per_id=mode is OutputMode.JSON_OBJECT_SCHEMA)
+        schema = wire.answer_schema(
+            ids,
+            one_per_id=mode is OutputMode.JSON_OBJECT_SCHEMA,
+            # about what an item's share of the answer's budget holds
+            max_findings=max(1, self.options.completion_tokens_per_item // 64),
+        )
         if (wanted := response_format(mode, schema)) is not None:
             body["response_format"] = wanted
         return body

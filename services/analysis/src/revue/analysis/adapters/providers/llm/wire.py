@@ -60,9 +60,13 @@ class ItemAnswer(BaseModel):
 
 
 SEVERITIES = ["info", "low", "medium", "high", "critical"]
+# Longest strings a grammar lets a model write (see answer_schema's `max_findings`).
+GRAMMAR_MAX_CHARS = {"rule_id": 40, "message": 200, "fix_hint": 200}
 
 
-def answer_schema(ids: Sequence[str], *, one_per_id: bool = False) -> dict[str, Any]:
+def answer_schema(
+    ids: Sequence[str], *, one_per_id: bool = False, max_findings: int = 5
+) -> dict[str, Any]:
     """The answer's JSON schema for one call, its ids enumerated.
 
     Written by hand in the subset every structured-output server takes (OpenAI's
@@ -70,7 +74,11 @@ def answer_schema(ids: Sequence[str], *, one_per_id: bool = False) -> dict[str, 
     the ids as an enum, a model cannot invent one. `one_per_id` (for servers
     that turn the schema into a grammar, llama.cpp's) goes further: exactly one
     entry per id, in order (`prefixItems`), so a small model can neither skip an
-    item nor answer one twice. Bounds are checked when reading (`ModelFinding`).
+    item nor answer one twice; and bounds (`max_findings` per item, short
+    strings), so a small model caught in a loop, writing the same finding again
+    and again, is made to close its answer before `max_tokens` cuts the JSON
+    (which would fail every item of the call). Reading checks bounds too
+    (`ModelFinding`).
     """
     finding = {
         "type": "object",
@@ -96,10 +104,21 @@ def answer_schema(ids: Sequence[str], *, one_per_id: bool = False) -> dict[str, 
     }
     entries: dict[str, Any] = {"type": "array", "items": item}
     if one_per_id:
+        bounded_finding = {
+            **finding,
+            "properties": {
+                **finding["properties"],
+                **{
+                    name: {**finding["properties"][name], "maxLength": chars}
+                    for name, chars in GRAMMAR_MAX_CHARS.items()
+                },
+            },
+        }
+        findings = {"type": "array", "items": bounded_finding, "maxItems": max_findings}
         tuple_items = []
         for item_id in ids:
-            fixed = {**item, "properties": {**item["properties"], "id": {"const": item_id}}}
-            tuple_items.append(fixed)
+            properties = {"id": {"const": item_id}, "findings": findings}
+            tuple_items.append({**item, "properties": properties})
         entries = {
             "type": "array",
             "prefixItems": tuple_items,
