@@ -121,7 +121,11 @@ async def drive(gateway: str, token: str, codes: list[str], draws: list[int]) ->
             statuses[status] += 1
 
     started = time.perf_counter()
-    limits = httpx.Limits(max_connections=CONCURRENCY)
+    # Idle pooled connections are dropped before uvicorn's 5 s keep-alive closes them:
+    # with equal timeouts a reuse can meet the server's close, a loss of the client's doing.
+    limits = httpx.Limits(
+        max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY, keepalive_expiry=2.0
+    )
     async with httpx.AsyncClient(base_url=gateway, timeout=600, limits=limits) as client:
         await asyncio.gather(*(client_loop(client) for _ in range(CONCURRENCY)))
     elapsed = time.perf_counter() - started

@@ -109,6 +109,9 @@ def test_requests_and_tokens_per_minute_refill_and_the_provider_has_the_last_wor
     assert limits.wait_for(1_000) == 0
     limits.settle(reserved=1_000, used=3_000)  # a call used more than it reserved: a debt
     assert limits.wait_for(1_000) == pytest.approx(20.0)  # 2,000 short
+    # Less than it reserved: nothing back (the provider charged max_tokens on arrival).
+    limits.settle(reserved=1_000, used=10)
+    assert limits.wait_for(1_000) == pytest.approx(20.0)
     # The provider says: no requests left for 5 s; a Retry-After of 7 s beats that.
     limits.observe({"x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "5s"})
     assert limits.wait_for(0) >= 5

@@ -1,9 +1,12 @@
 """A provider's limits in requests and tokens per minute, as it states and enforces them.
 
 Two buckets, refilled continuously: requests (`LLM_RPM`) and tokens
-(`LLM_TPM`). A call reserves one request and the tokens it may use (its
-prompt and the completion it allows); once answered, the difference from the
-tokens it really used is given back or charged. The provider's own word
+(`LLM_TPM`). A call takes one request and the tokens it may use (its prompt
+and the completion it allows, `max_tokens`), as OpenAI counts it: the
+provider charges `max_tokens` when the request arrives, whatever the answer
+uses, so nothing is given back (giving it back sent more than the provider
+admits and drew 429s, measured with the simulator); a call that used more
+than that is charged the rest. The provider's own word
 wins: `Retry-After` pauses every call until then, and the
 `x-ratelimit-remaining-*` / `x-ratelimit-reset-*` headers bring a bucket
 down to what the provider says is left, until its reset. Waiters are served
@@ -112,8 +115,8 @@ class ProviderLimits:
             self.tokens.take(tokens)
 
     def settle(self, reserved: int, used: int) -> None:
-        """The tokens a call really used, against what it reserved."""
-        self.tokens.take(used - reserved)
+        """The tokens a call really used, against what it reserved: only a debt counts."""
+        self.tokens.take(max(0, used - reserved))
 
     def observe(self, headers: Mapping[str, str], retry_after_s: float | None = None) -> None:
         """Believe what the provider says about its limits (every answer, errors included)."""
