@@ -62,6 +62,18 @@ def test_json_is_found_in_prose_and_a_reading_never_trusts_the_model():
     assert isinstance(wire.read_answer(huge, ["1"])["1"], wire.ItemFailure)
 
 
+def test_an_answer_cut_at_max_tokens_keeps_the_items_it_finished():
+    finding = '{"rule_id": "S307", "severity": "high", "line": 2, "column": 1, "message": "eval"}'
+    cut = (
+        f'{{"items": [{{"id": "1", "findings": [{finding}]}} , {{"id": "2", "findings": []}},'
+        f' {{"id": "3", "findings": [{finding[:40]}'
+    )
+    read = wire.read_answer(cut, ["1", "2", "3", "4"])
+    assert [(f.rule_id, f.line) for f in read["1"]] == [("S307", 2)] and read["2"] == []
+    for lost in ("3", "4"):  # the item the cut fell in, and the one never reached
+        assert isinstance(read[lost], wire.ItemFailure) and "leaves" in read[lost].reason
+
+
 def test_packs_fill_in_order_and_an_item_over_the_budget_goes_alone():
     assert plan_packs([10, 10, 10, 10, 10], max_items=2, max_prompt_tokens=1000) == [
         [0, 1],

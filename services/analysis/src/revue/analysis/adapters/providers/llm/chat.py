@@ -289,7 +289,7 @@ class ChatProvider:
             ids,
             one_per_id=mode is OutputMode.JSON_OBJECT_SCHEMA,
             # about what an item's share of the answer's budget holds
-            max_findings=max(1, self.options.completion_tokens_per_item // 64),
+            max_findings=max(1, self.options.completion_tokens_per_item // 96),
         )
         if (wanted := response_format(mode, schema)) is not None:
             body["response_format"] = wanted

@@ -166,9 +166,33 @@ class ItemFailure:
     reason: str
 
 
+ITEMS_START = re.compile(r'\{\s*"items"\s*:\s*\[\s*')
+BETWEEN_ENTRIES = re.compile(r"\s*,?\s*")
+
+
+def complete_entries(text: str) -> dict[str, Any] | None:
+    """The entries an answer cut short finished (`max_tokens` reached mid-way):
+    `{"items": [{...}, {...}, {"id": "3", "find` gives the first two, so only the
+    third item and those after it are asked again, not the whole pack."""
+    start = ITEMS_START.search(text)
+    if start is None:
+        return None
+    decoder = json.JSONDecoder()
+    entries, position = [], start.end()
+    while position < len(text):
+        try:
+            entry, position = decoder.raw_decode(text, position)
+        except ValueError:
+            break  # the entry the cut fell in (or the list's end)
+        entries.append(entry)
+        position = BETWEEN_ENTRIES.match(text, position).end()  # type: ignore[union-attr]
+    return {"items": entries} if entries else None
+
+
 def extract_json(content: str) -> Any:
-    """The answer's JSON: the whole text, else the first object in it (a model that
-    wraps its JSON in prose or a fenced block, as plain-text mode allows)."""
+    """The answer's JSON: the whole text, else the entries of an answer cut short, else
+    the first object in it (a model that wraps its JSON in prose or a fenced block, as
+    plain-text mode allows)."""
     text = content.strip()
     try:
         return json.loads(text)
@@ -176,6 +200,8 @@ def extract_json(content: str) -> Any:
         pass
     if len(text) > MAX_ANSWER_CHARS:
         raise ValueError("answer too long to search for JSON")
+    if (finished := complete_entries(text)) is not None:
+        return finished
     decoder = json.JSONDecoder()
     for match in re.finditer(r"\{", text):
         try:
