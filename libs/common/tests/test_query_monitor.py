@@ -7,7 +7,7 @@ from sqlalchemy import text
 
 from revue.common.contracts.subjects import BusTopology
 from revue.common.db.engine import create_engine
-from revue.common.db.query_monitor import QueryMonitor
+from revue.common.db.query_monitor import UNREPORTED, QueryMonitor
 from revue.common.settings import ServiceSettings
 from revue.devkit.testing.waiting import wait_until
 
@@ -81,5 +81,29 @@ async def test_sampling_keeps_every_slow_statement(database_url):
             await db.execute(text("SELECT 1"))
             await db.execute(text("SELECT pg_sleep(0.06)"))
         assert [q.statement for q in monitor._queries] == ["SELECT pg_sleep(0.06)"]
+    finally:
+        await engine.dispose()
+
+
+async def test_an_unreported_connection_is_timed_and_announced_but_never_reported(database_url):
+    """The query-optimizer records query events unreported: reported, each recording would
+    be an event to record again, without end at a sample rate of 1."""
+    engine = create_engine(ServiceSettings(_env_file=None), database_url)
+    monitor = QueryMonitor("svc", sample_rate=1.0, slow_ms=0)  # every statement, slow or not
+    monitor.attach(engine)
+    heard: list[frozenset[str]] = []
+    monitor.on_tables_changed(heard.append)
+    try:
+        async with engine.begin() as db:
+            await db.execute(text("CREATE TABLE tallies (id int PRIMARY KEY, n int)"))
+        async with engine.begin() as db:
+            await db.execution_options(**UNREPORTED)
+            await db.execute(text("INSERT INTO tallies VALUES (1, 1)"))
+        async with engine.begin() as db:
+            await db.execute(text("UPDATE tallies SET n = n + 1"))
+        statements = [query.statement for query in monitor._queries]
+        assert not any("INSERT INTO tallies" in statement for statement in statements)
+        assert any("UPDATE tallies" in statement for statement in statements)
+        assert heard[-2:] == [frozenset({"tallies"})] * 2  # both writes announced
     finally:
         await engine.dispose()

@@ -10,6 +10,11 @@ bus does.
 Nothing here may slow the caller down: the hooks only append to a bounded
 buffer, a background task publishes, and what does not fit is dropped and
 counted (`db_query_events_dropped_total`).
+
+A statement with the execution option `UNREPORTED` is timed and its writes
+announced, but never sent as `db.query.executed`: the query-optimizer's own
+recording of those events is one, or every event recorded would send another
+(an endless loop at a sample rate of 1).
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from revue.common.db.sql_shape import SqlShapeError, shape_ignoring_rows
 
 log = structlog.get_logger("revue.db.monitor")
 MAX_STATEMENT_CHARS = 100_000
+UNREPORTED = {"revue_unreported": True}  # statement.execution_options(**UNREPORTED)
 MAX_TABLES = 64
 
 db_query_latency = Histogram(
@@ -117,13 +123,20 @@ class QueryMonitor:
         conn.info[self._started] = time.perf_counter()
 
     def _after(
-        self, conn: Any, cursor: Any, statement: str, _: Any, __: Any, executemany: bool
+        self, conn: Any, cursor: Any, statement: str, _: Any, context: Any, executemany: bool
     ) -> None:
         seconds = time.perf_counter() - conn.info.pop(self._started, time.perf_counter())
-        self.observe(conn.info, statement, seconds, getattr(cursor, "rowcount", -1))
+        options = getattr(context, "execution_options", None) or {}
+        reported = not options.get("revue_unreported", False)
+        self.observe(conn.info, statement, seconds, getattr(cursor, "rowcount", -1), reported)
 
     def observe(
-        self, connection_info: dict[Any, Any], statement: str, seconds: float, rows: Any = -1
+        self,
+        connection_info: dict[Any, Any],
+        statement: str,
+        seconds: float,
+        rows: Any = -1,
+        reported: bool = True,
     ) -> None:
         """Account for a statement run outside SQLAlchemy's cursor (COPY through the driver).
 
@@ -140,7 +153,7 @@ class QueryMonitor:
         self._by_kind[shape.kind if shape else "other"].observe(seconds)
         milliseconds = seconds * 1000
         slow = milliseconds >= self.slow_ms
-        if not slow and self.sample() >= self.sample_rate:
+        if not reported or (not slow and self.sample() >= self.sample_rate):
             return
         self._push(
             self._queries,

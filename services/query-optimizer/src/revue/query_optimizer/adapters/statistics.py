@@ -15,6 +15,7 @@ from sqlalchemy import delete, insert, literal_column, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from revue.common.db.query_monitor import UNREPORTED
 from revue.query_optimizer.adapters.tables import query_stats, recommendations, slow_queries
 from revue.query_optimizer.advisor.selection import Recommendation, WorkloadQuery
 from revue.query_optimizer.workload import FingerprintFigures
@@ -53,8 +54,12 @@ class QueryStatistics:
         slow: list[dict[str, Any]],
         slow_log_max_rows: int,
     ) -> None:
-        """Add a batch's figures and slow statements in one transaction; trim the log."""
+        """Add a batch's figures and slow statements in one transaction; trim the log.
+
+        Unreported (see query_monitor): recording query events must not send more of them.
+        """
         async with self.engine.begin() as connection:
+            await connection.execution_options(**UNREPORTED)
             await connection.execute(
                 ADD_FIGURES,
                 [
