@@ -33,27 +33,19 @@ from revue.query_optimizer.advisor.catalog import Catalog
 from revue.query_optimizer.advisor.selection import Recommendation, WorkloadQuery
 from revue.query_optimizer.advisor.whatif import IndexSpec, quote
 from revue.query_optimizer.explain import decoded
-from revue.query_optimizer.verify import _arguments, reader_role
+from revue.query_optimizer.verify import StatementTiming, _arguments, reader_role
 
 STATEMENT_TIMEOUT_MS = 30_000
 Progress = Callable[[str], None]
 
 
-@dataclass
-class ShapeTiming:
-    fingerprint: str
+@dataclass(kw_only=True)
+class ShapeTiming(StatementTiming):
+    """A workload shape's timing: a statement's, with its weight and the indexes it used."""
+
     statement: str
     calls: float
-    before_ms: float | None = None
-    after_ms: float | None = None
     indexes_used: set[str] = field(default_factory=set)
-    skipped: str | None = None
-
-    @property
-    def speedup(self) -> float | None:
-        if self.before_ms and self.after_ms:
-            return round(self.before_ms / self.after_ms, 2)
-        return None
 
 
 @dataclass
@@ -191,7 +183,7 @@ class AdviceVerifier:
     async def _shapes(self, workload: list[WorkloadQuery], tables: set[str]) -> list[ShapeTiming]:
         shapes = []
         for query in workload:
-            shape = ShapeTiming(query.fingerprint, query.statement, query.calls)
+            shape = ShapeTiming(query.fingerprint, statement=query.statement, calls=query.calls)
             try:
                 reads = shape_of(query.statement)
             except ValueError as error:  # reported by the advice already
