@@ -151,11 +151,14 @@ async def test_verification_drops_a_recommendation_that_does_not_help_for_real(s
         [*advice.recommendations, useless], [dashboard]
     )
 
-    assert [r.index for r in verified.kept] == [r.index for r in advice.recommendations]
+    dropped = {r.index: why for r, why in verified.dropped}
+    assert dropped[useless.index] == "no plan used it when it was built"
+    # What else is dropped depends on the server's planner: PostgreSQL 18 is advised a
+    # second index for the hot key's plan that, once built, no plan uses.
+    kept = {r.index for r in verified.kept}
+    assert kept | set(dropped) == {r.index for r in advice.recommendations} | {useless.index}
+    assert verified.kept[0].index.columns[:2] == ("project_id", "status")
     assert verified.kept[0].measured_improvement_pct > 50
-    assert [(r.index, why) for r, why in verified.dropped] == [
-        (useless.index, "no plan used it when it was built")
-    ]
     (timing,) = verified.shapes
     assert timing.after_ms < timing.before_ms
     assert (

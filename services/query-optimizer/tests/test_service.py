@@ -92,12 +92,12 @@ async def test_the_suites_sql_becomes_figures_a_slow_log_and_advice_reachable_th
             assert row.max_ms >= row.total_ms / row.calls > 0
 
             advice = await app.state.service.advising.run_once()
-            indexes = [(r.index.table, r.index.columns) for r in advice.recommendations]
-            assert ("analysis_sessions", ("project_id", "status", "created_at")) in indexes
+            # Led by the equality columns; what follows depends on the server's planner
+            # (PostgreSQL 18 is advised a second index, on created_at, for the hot key).
+            indexes = [(r.index.table, r.index.columns[:2]) for r in advice.recommendations]
+            assert ("analysis_sessions", ("project_id", "status")) in indexes
             await wait_until(lambda: announced, message="recommendation announced")
-            assert any(
-                event["columns"] == ["project_id", "status", "created_at"] for event in announced
-            )
+            assert any(event["columns"][:2] == ["project_id", "status"] for event in announced)
 
             user = await login(gateway)
             admin = await login_admin(gateway, ADMIN)
@@ -121,10 +121,12 @@ async def test_the_suites_sql_becomes_figures_a_slow_log_and_advice_reachable_th
                 "/api/v1/query-optimizer/recommendations", headers=admin
             )
             statements = [r["create_statement"] for r in advice_page.json()["recommendations"]]
-            assert (
-                'CREATE INDEX CONCURRENTLY ON "analysis_sessions" '
-                '("project_id", "status", "created_at")'
-            ) in statements
+            assert any(
+                statement.startswith(
+                    'CREATE INDEX CONCURRENTLY ON "analysis_sessions" ("project_id", "status"'
+                )
+                for statement in statements
+            )
             # The final choice was built and timed (ADVISOR_VERIFY): measured, not only guessed.
             assert report["advisor"]["verified"] is True
             assert all(
@@ -135,7 +137,7 @@ async def test_the_suites_sql_becomes_figures_a_slow_log_and_advice_reachable_th
             dashboard_advice = next(
                 r
                 for r in advice_page.json()["recommendations"]
-                if r["columns"] == ["project_id", "status", "created_at"]
+                if r["columns"][:2] == ["project_id", "status"]
             )
             verified = await asyncio.create_subprocess_exec(
                 sys.executable,

@@ -40,7 +40,7 @@ class QueryOptimizerSettings(ServiceSettings):
     """An index must cut the workload's cost by at least this share to be recommended."""
     advisor_rollback_max_table_bytes: int = Field(default=100 * 1024**2, ge=0)
     """Without hypopg, candidate indexes are built for real (then rolled back) only on
-    tables up to this size: the build blocks their writers meanwhile."""
+    tables up to this size: the builds block their writers until the advice run ends."""
     advisor_verify: bool = True
     """Build the final choice for real (in a rolled-back transaction), time the workload's
     SELECTs before and after, and drop what no plan used or what did not pay."""

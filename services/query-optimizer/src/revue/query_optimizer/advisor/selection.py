@@ -37,6 +37,9 @@ log = structlog.get_logger("revue.query_optimizer.advisor")
 # A key is hot when it holds more than this many times an average key's share of rows.
 SKEW = 5.0
 PAGE_BYTES = 8192  # no index is smaller than a page: the floor of a size in a ratio
+# Two choices whose workload costs are this close are equal: the smaller one wins
+# when it is smaller by as much.
+NEAR = 0.02
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,10 +189,7 @@ class IndexAdvisor:
         by_ratio = await self._greedy(plan, pool, sizes, per_byte=True)
         self.progress("choosing by benefit")
         by_benefit = await self._greedy(plan, pool, sizes, per_byte=False)
-        chosen, current = min(
-            (by_ratio, by_benefit),
-            key=lambda outcome: (plan.total(outcome[1]), sum(sizes[i] for i in outcome[0])),
-        )
+        chosen, current = self._cheaper(plan, sizes, by_ratio, by_benefit)
         self.progress("looking ahead: trading chosen indexes for larger ones that fit")
         chosen, current = await improve_by_swaps(self, plan, pool, sizes, chosen)
         recommendations = await self._explain_choice(queries, chosen, current)
@@ -201,6 +201,31 @@ class IndexAdvisor:
             cost_after=plan.total(current),
             skipped=skipped,
         )
+
+    def _cheaper(
+        self,
+        plan: _Workload,
+        sizes: dict[IndexSpec, int],
+        *outcomes: tuple[list[IndexSpec], dict[int, float]],
+    ) -> tuple[list[IndexSpec], dict[int, float]]:
+        """The outcome that leaves the workload cheapest, writes included, unless one
+        within `NEAR` of its cost takes `NEAR` fewer bytes: then the smallest such (the
+        planner's last percent is not worth an index's bytes and upkeep)."""
+
+        def cost(outcome: tuple[list[IndexSpec], dict[int, float]]) -> float:
+            return plan.total(outcome[1]) + plan.write_cost(self.catalog, outcome[0])
+
+        def size(outcome: tuple[list[IndexSpec], dict[int, float]]) -> int:
+            return sum(sizes[index] for index in outcome[0])
+
+        cheapest = min(outcomes, key=cost)
+        smaller = [
+            outcome
+            for outcome in outcomes
+            if cost(outcome) <= cost(cheapest) * (1 + NEAR)
+            and size(outcome) < size(cheapest) * (1 - NEAR)
+        ]
+        return min(smaller, key=size) if smaller else cheapest
 
     async def _greedy(
         self,
