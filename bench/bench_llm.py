@@ -269,61 +269,70 @@ def hosted(base_url: str, pack: int) -> dict[str, str]:
     }
 
 
-async def main(requests: int, local_requests: int) -> None:
+async def main(requests: int, local_requests: int, only: str | None) -> None:
     system = counter_for("gpt-4o-mini").count(wire.SYSTEM_PROMPT)
     print(f"system prompt the product ships: {system} tokens (cl100k_base), every call:")
     print("  " + wire.SYSTEM_PROMPT)
     codes = snippets(2_000)
-    draws = zipf_draws(len(codes), requests, seed=1)
     async with bench_environment(migrate=("revue.gateway", "revue.analysis")) as env:
-        simulator, base_url = start_simulator()
-        try:
-            print(f"\nhosted model (simulated), {requests} requests, {CONCURRENCY} clients:")
-            packed = await one_run(env, hosted(base_url, 8), codes, draws, "packed (8)")
-            single = await one_run(env, hosted(base_url, 1), codes, draws, "one call each")
-            show([packed, single], priced=True)
-            verdict(packed, single)
-        finally:
-            simulator.terminate()
-            simulator.wait(10)
+        if only != "local":
+            await hosted_runs(env, codes, zipf_draws(len(codes), requests, seed=1))
+        if only != "hosted":
+            await local_runs(env, codes, local_requests)
 
-        down, down_url = start_simulator("--down")
-        try:
-            print(f"\noutage: every call a 500, builtin as the fallback ({requests} requests):")
-            fallback = await one_run(
-                env,
-                {**hosted(down_url, 8), "PROVIDER_FALLBACKS": '["builtin"]'},
-                codes,
-                draws,
-                "model down -> builtin",
-            )
-            builtin = await one_run(env, {"PROVIDER": "builtin"}, codes, draws, "builtin alone")
-            show([fallback, builtin], priced=True)
-            server_errors = sum(
-                n for status, n in fallback["statuses"].items() if status >= 500 or status == 0
-            )
-            print(
-                f"  5xx or lost connections to clients: {server_errors} (target 0); "
-                "p95 fallback / builtin alone: "
-                f"{fallback['p95'] / builtin['p95']:.2f} (target <= 2)"
-            )
-        finally:
-            down.terminate()
-            down.wait(10)
 
-        await batch_api_run(env, codes)
-
-        print(f"\nreal local model (SmolLM2-135M, llama.cpp), {local_requests} distinct requests:")
-        local_draws = list(range(local_requests))
-        local = {"PROVIDER": "local", "LLM_LOCAL_CONTEXT_TOKENS": "8192"}
-        packed = await one_run(
-            env, {**local, "LLM_PACK_MAX_ITEMS": "8"}, codes, local_draws, "packed (8)"
-        )
-        single = await one_run(
-            env, {**local, "LLM_PACK_MAX_ITEMS": "1"}, codes, local_draws, "one call each"
-        )
-        show([packed, single], priced=False)
+async def hosted_runs(env: dict[str, str], codes: list[str], draws: list[int]) -> None:
+    requests = len(draws)
+    simulator, base_url = start_simulator()
+    try:
+        print(f"\nhosted model (simulated), {requests} requests, {CONCURRENCY} clients:")
+        packed = await one_run(env, hosted(base_url, 8), codes, draws, "packed (8)")
+        single = await one_run(env, hosted(base_url, 1), codes, draws, "one call each")
+        show([packed, single], priced=True)
         verdict(packed, single)
+    finally:
+        simulator.terminate()
+        simulator.wait(10)
+
+    down, down_url = start_simulator("--down")
+    try:
+        print(f"\noutage: every call a 500, builtin as the fallback ({requests} requests):")
+        fallback = await one_run(
+            env,
+            {**hosted(down_url, 8), "PROVIDER_FALLBACKS": '["builtin"]'},
+            codes,
+            draws,
+            "model down -> builtin",
+        )
+        builtin = await one_run(env, {"PROVIDER": "builtin"}, codes, draws, "builtin alone")
+        show([fallback, builtin], priced=True)
+        server_errors = sum(
+            n for status, n in fallback["statuses"].items() if status >= 500 or status == 0
+        )
+        print(
+            f"  5xx or lost connections to clients: {server_errors} (target 0); "
+            "p95 fallback / builtin alone: "
+            f"{fallback['p95'] / builtin['p95']:.2f} (target <= 2)"
+        )
+    finally:
+        down.terminate()
+        down.wait(10)
+
+    await batch_api_run(env, codes)
+
+
+async def local_runs(env: dict[str, str], codes: list[str], local_requests: int) -> None:
+    print(f"\nreal local model (SmolLM2-135M, llama.cpp), {local_requests} distinct requests:")
+    local_draws = list(range(local_requests))
+    local = {"PROVIDER": "local", "LLM_LOCAL_CONTEXT_TOKENS": "8192"}
+    packed = await one_run(
+        env, {**local, "LLM_PACK_MAX_ITEMS": "8"}, codes, local_draws, "packed (8)"
+    )
+    single = await one_run(
+        env, {**local, "LLM_PACK_MAX_ITEMS": "1"}, codes, local_draws, "one call each"
+    )
+    show([packed, single], priced=False)
+    verdict(packed, single)
 
 
 async def batch_api_run(env: dict[str, str], codes: list[str], jobs: int = 400) -> None:
@@ -371,6 +380,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=600)
     parser.add_argument("--local-requests", type=int, default=24)
+    parser.add_argument("--only", choices=["hosted", "local"], help="run one model's part")
     arguments = parser.parse_args()
     os.chdir(ROOT)
-    asyncio.run(main(arguments.requests, arguments.local_requests))
+    asyncio.run(main(arguments.requests, arguments.local_requests, arguments.only))

@@ -45,7 +45,16 @@ def test_only_a_grammar_schema_carries_bounds():
     assert [entry["properties"]["id"] for entry in entries] == [{"const": "1"}, {"const": "2"}]
     findings = entries[0]["properties"]["findings"]
     assert findings["maxItems"] == 3
-    assert findings["items"]["properties"]["message"]["maxLength"] == 200
+    bounds = findings["items"]["properties"]
+    assert bounds["message"] == {"type": "string", "minLength": 1, "maxLength": 200}
+    assert bounds["rule_id"]["minLength"] == 1 and bounds["line"]["minimum"] == 0
+
+
+def test_an_item_is_allowed_only_the_findings_its_share_of_the_answer_holds():
+    longest = (sum(wire.GRAMMAR_MAX_CHARS.values()) + wire.FINDING_FRAME_CHARS) / 3
+    assert wire.findings_that_fit(100) == 1  # never none
+    assert wire.findings_that_fit(int(wire.ENTRY_TOKENS + 3 * longest)) == 3
+    assert wire.findings_that_fit(int(wire.ENTRY_TOKENS + 3 * longest) - 1) == 2
 
 
 def test_json_is_found_in_prose_and_a_reading_never_trusts_the_model():

@@ -104,15 +104,18 @@ async def test_the_grammar_bounds_each_items_findings_so_the_answer_always_close
     make it close its answer in time. Bounds far below what it writes show they hold."""
     monkeypatch.setattr(wire, "GRAMMAR_MAX_CHARS", {"rule_id": 6, "message": 8, "fix_hint": 8})
     model.negotiation.mode = OutputMode.JSON_OBJECT_SCHEMA
-    model.options = replace(model.options, completion_tokens_per_item=64)  # one finding each
+    model.options = replace(model.options, completion_tokens_per_item=64)
     body = model.request_body([("1", MANY_FLAWS), ("2", ITEMS[1])])
+    entries = body["response_format"]["schema"]["properties"]["items"]["prefixItems"]
+    allowed = entries[0]["properties"]["findings"]["maxItems"]
+    assert allowed == wire.findings_that_fit(body["max_tokens"] // 2)
     async with httpx.AsyncClient(base_url=model.client.base_url, timeout=120) as client:
         answer = (await client.post("chat/completions", json=body)).json()
     assert answer["choices"][0]["finish_reason"] == "stop"
     items = json.loads(answer["choices"][0]["message"]["content"])["items"]
     assert [entry["id"] for entry in items] == ["1", "2"]
     findings = [finding for entry in items for finding in entry["findings"]]
-    assert all(len(entry["findings"]) <= 1 for entry in items) and findings
+    assert all(len(entry["findings"]) <= allowed for entry in items) and findings
     for finding in findings:
-        assert len(finding["rule_id"]) <= 6 and len(finding["message"]) <= 8
+        assert 1 <= len(finding["rule_id"]) <= 6 and 1 <= len(finding["message"]) <= 8
         assert len(finding["fix_hint"] or "") <= 8

@@ -288,8 +288,7 @@ class ChatProvider:
         schema = wire.answer_schema(
             ids,
             one_per_id=mode is OutputMode.JSON_OBJECT_SCHEMA,
-            # about what an item's share of the answer's budget holds
-            max_findings=max(1, self.options.completion_tokens_per_item // 96),
+            max_findings=wire.findings_that_fit(body["max_tokens"] // len(items)),
         )
         if (wanted := response_format(mode, schema)) is not None:
             body["response_format"] = wanted

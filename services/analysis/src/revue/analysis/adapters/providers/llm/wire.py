@@ -62,6 +62,20 @@ class ItemAnswer(BaseModel):
 SEVERITIES = ["info", "low", "medium", "high", "critical"]
 # Longest strings a grammar lets a model write (see answer_schema's `max_findings`).
 GRAMMAR_MAX_CHARS = {"rule_id": 40, "message": 200, "fix_hint": 200}
+# A finding's keys and punctuation, `{"rule_id": "", "severity": "critical", ...}`.
+FINDING_FRAME_CHARS = 100
+# Few enough that code, digits and punctuation, which tokenize worst, still fit.
+CHARS_PER_TOKEN = 3
+# An item's `{"id": "<id>", "findings": []}` in the answer.
+ENTRY_TOKENS = 24
+
+
+def findings_that_fit(item_tokens: int) -> int:
+    """How many of the longest findings the grammar allows fit an item's share of the
+    answer's `max_tokens` (at least one): more, and a model that writes long findings
+    is cut off mid-answer, failing the items after the cut."""
+    longest = (sum(GRAMMAR_MAX_CHARS.values()) + FINDING_FRAME_CHARS) / CHARS_PER_TOKEN
+    return max(1, int((item_tokens - ENTRY_TOKENS) // longest))
 
 
 def answer_schema(
@@ -104,14 +118,17 @@ def answer_schema(
     }
     entries: dict[str, Any] = {"type": "array", "items": item}
     if one_per_id:
+        # ModelFinding's bounds, where the grammar can hold them (llama-cpp-python's
+        # ignores `minimum`; llama.cpp's and vLLM's keep it): an empty rule id from
+        # SmolLM2 failed its item, twice, as the retry asked the same at temperature 0.
+        bounded = {name: {"maxLength": chars} for name, chars in GRAMMAR_MAX_CHARS.items()}
+        bounded["rule_id"]["minLength"] = bounded["message"]["minLength"] = 1
+        bounded |= {"line": {"minimum": 0}, "column": {"minimum": 0}}
+        properties = finding["properties"]
         bounded_finding = {
             **finding,
             "properties": {
-                **finding["properties"],
-                **{
-                    name: {**finding["properties"][name], "maxLength": chars}
-                    for name, chars in GRAMMAR_MAX_CHARS.items()
-                },
+                name: {**schema, **bounded.get(name, {})} for name, schema in properties.items()
             },
         }
         findings = {"type": "array", "items": bounded_finding, "maxItems": max_findings}
