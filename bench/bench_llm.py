@@ -102,6 +102,7 @@ async def drive(gateway: str, token: str, codes: list[str], draws: list[int]) ->
     """Every draw sent by CONCURRENCY clients; latencies and statuses."""
     latencies: list[float] = []
     statuses: Counter[int] = Counter()
+    errors: Counter[str] = Counter()  # what a client that got no result was told
     queue = iter(draws)
     headers = {"Authorization": f"Bearer {token}"}
 
@@ -115,6 +116,8 @@ async def drive(gateway: str, token: str, codes: list[str], draws: list[int]) ->
                     headers=headers,
                 )
                 status = answer.status_code
+                if status >= 400:
+                    errors[answer.text[:200]] += 1
             except httpx.TransportError:  # counted as a failure the client saw, status 0
                 status = 0
             latencies.append((time.perf_counter() - started) * 1000)
@@ -137,6 +140,7 @@ async def drive(gateway: str, token: str, codes: list[str], draws: list[int]) ->
         "p50": statistics.median(latencies),
         "p95": latencies[int(0.95 * (len(latencies) - 1))],
         "statuses": dict(statuses),
+        "errors": dict(errors),
         "distinct": len(set(draws)),
     }
 
@@ -225,6 +229,9 @@ def show(rows: list[dict], priced: bool) -> None:
             f"{row['prompt']:>10.0f} {row['completion']:>9.0f} {cost:>9} {row['rps']:>6.1f} "
             f"{row['p50']:>8.0f} {row['p95']:>8.0f}  {row['statuses']}"
         )
+    for row in rows:
+        for error, count in row["errors"].items():
+            print(f"    {row['label']}: {count} x {error}")
 
 
 def verdict(packed: dict, single: dict) -> None:
