@@ -172,9 +172,6 @@ async def test_a_broken_answer_is_retried_item_by_item(provider, simulator, faul
     assert calls(simulator) == 1 + retried
     alone = users(simulator)[1:]
     assert all(message.count("### item") == 1 for message in alone)
-    # Asked again alone with room to spare: the same call at temperature 0 answers the same.
-    retries = simulator.script.requests[1:]
-    assert all(body["max_tokens"] == 2 * provider.completion_budget(1) for body in retries)
     # Every token the simulator counted is someone's, once.
     total = simulator.script.usages
     assert sum(r.usage.prompt_tokens for r in results) == sum(u["prompt_tokens"] for u in total)

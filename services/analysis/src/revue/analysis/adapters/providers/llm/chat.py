@@ -162,14 +162,9 @@ class ChatProvider:
         async def pack_then_stragglers(pack: list[int]) -> None:
             await self._call_into(pack, items, blocks, tallies, outcomes)
             stragglers = [i for i in pack if isinstance(outcomes[i], wire.ItemFailure)]
-            # Retried alone, once: a model that lost one item of a pack often answers it
-            # alone; with room to spare, as at temperature 0 the same call gives the same
-            # answer (an item alone cut at max_tokens would be cut again).
+            # Retried alone, once: a model that lost one item of a pack often answers it alone.
             await asyncio.gather(
-                *(
-                    self._call_into([i], items, blocks, tallies, outcomes, retry=True)
-                    for i in stragglers
-                )
+                *(self._call_into([i], items, blocks, tallies, outcomes) for i in stragglers)
             )
 
         await asyncio.gather(*(pack_then_stragglers(pack) for pack in packs))
@@ -185,15 +180,12 @@ class ChatProvider:
         blocks: list[int],
         tallies: list[UsageTally],
         outcomes: list[Any],
-        *,
-        retry: bool = False,
     ) -> None:
         ids = [str(i + 1) for i in pack]
         try:
             called = await self.call(
                 [(item_id, items[i]) for item_id, i in zip(ids, pack, strict=True)],
                 blocks_of=[blocks[i] for i in pack],
-                retry=retry,
             )
         except ProviderError as error:
             for i in pack:
@@ -248,22 +240,17 @@ class ChatProvider:
         )
 
     async def call(
-        self,
-        items: Sequence[tuple[str, AnalysisInput]],
-        blocks_of: Sequence[int] | None = None,
-        *,
-        retry: bool = False,
+        self, items: Sequence[tuple[str, AnalysisInput]], blocks_of: Sequence[int] | None = None
     ) -> CallResult:
-        """One chat call for these items: each id's findings (or failure), and the usage.
-        A `retry` may answer at twice the length, within the same bounds on findings."""
+        """One chat call for these items: each id's findings (or failure), and the usage."""
         ids = [item_id for item_id, _ in items]
-        max_tokens = self.completion_budget(len(items)) * (2 if retry else 1)
+        max_tokens = self.completion_budget(len(items))
         prompt = self.frame_tokens + sum(
             blocks_of or (self.counter.count(wire.item_block(i, it)) for i, it in items)
         )
         while True:
             mode = self.negotiation.mode
-            body = self.request_body(items, max_tokens)
+            body = self.request_body(items)
             response = await self._post("chat/completions", body, prompt + max_tokens)
             refused = refuses_format(response.status_code, response.text)
             if refused and self.negotiation.step_down(mode, response.text):
@@ -288,15 +275,12 @@ class ChatProvider:
         count_call(self.name, self.model, tokens, len(items) > 1, self.options.prices)
         return CallResult(wire.read_answer(content, ids), tokens)
 
-    def request_body(
-        self, items: Sequence[tuple[str, AnalysisInput]], max_tokens: int | None = None
-    ) -> dict[str, Any]:
+    def request_body(self, items: Sequence[tuple[str, AnalysisInput]]) -> dict[str, Any]:
         """A chat call's body for these items, in the output mode the server takes."""
-        budget = self.completion_budget(len(items))
         body: dict[str, Any] = {
             "model": self.api_model,
             "temperature": 0,
-            "max_tokens": max_tokens or budget,
+            "max_tokens": self.completion_budget(len(items)),
             "messages": wire.messages(items),
         }
         ids = [item_id for item_id, _ in items]
@@ -304,7 +288,7 @@ class ChatProvider:
         schema = wire.answer_schema(
             ids,
             one_per_id=mode is OutputMode.JSON_OBJECT_SCHEMA,
-            max_findings=wire.findings_that_fit(budget // len(items)),
+            max_findings=wire.findings_that_fit(body["max_tokens"] // len(items)),
         )
         if (wanted := response_format(mode, schema)) is not None:
             body["response_format"] = wanted
