@@ -157,9 +157,6 @@ class RolledBackIndexes:
         self._plans = 0
 
     async def _build(self, indexes: Sequence[IndexSpec]) -> None:
-        self._plans += 1
-        if self._plans % RESTART_EVERY == 0:
-            await self.clear()
         if self._transaction is None:
             self._transaction = self.connection.transaction()
             await self._transaction.start()
@@ -187,6 +184,9 @@ class RolledBackIndexes:
         indexes: Sequence[IndexSpec],
         values: Sequence[str | None] | None = None,
     ) -> float:
+        self._plans += 1
+        if self._plans % RESTART_EVERY == 0:
+            await self.clear()
         await self._build(indexes)
         tables = _tables_of(statement)
         hidden = [
@@ -198,10 +198,13 @@ class RolledBackIndexes:
         try:
             if hidden:
                 await self.connection.execute(f"DROP INDEX {', '.join(hidden)}")
-            return await plan_cost(self.connection, statement, values)
-        finally:
+            cost = await plan_cost(self.connection, statement, values)
+        except BaseException:
             await self.connection.execute("ROLLBACK TO SAVEPOINT revue_whatif")
-            await self._deallocate_left_over()
+            await self._deallocate_left_over()  # only a failed plan leaves one
+            raise
+        await self.connection.execute("ROLLBACK TO SAVEPOINT revue_whatif")
+        return cost
 
     async def _deallocate_left_over(self) -> None:
         """A failed plan leaves its statement prepared (the aborted savepoint refused the
