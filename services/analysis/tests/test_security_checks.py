@@ -2,7 +2,7 @@
 
 import pytest
 
-from revue.analysis.adapters.providers.builtin.security_checks import could_fire, security_findings
+from revue.analysis.adapters.providers.builtin.security_checks import security_findings
 
 CASES = [
     ("S502", "import ssl\nssl.wrap_socket(ssl_version=ssl.PROTOCOL_SSLv3)\n",
@@ -33,6 +33,11 @@ CASES = [
     ("S404", "m = importlib.import_module(name='subprocess')\n",
      "m = importlib.import_module(name='json')\n"),
     ("S404", "from ..subprocess import Popen\n", "from ..tools import Popen\n"),
+    ("S308", "from django.utils.safestring import mark_safe\nmark_safe('<b>fixed</b>')\n",
+     "from markupsafe import Markup\nMarkup('<b>fixed</b>')\n"),
+    ("S105", "settings = {\n    'db_password': 'hunter2',\n}\n",
+     "settings = {\n    'db_password': password_from_env,\n}\n"),
+    ("S105", "connect(**{'token': 'abc'})\n", "connect(**{'tokens': 'abc'})\n"),
     ("S703", "from django.utils.safestring import mark_safe\nmark_safe(user_html)\n",
      "from django.utils.safestring import mark_safe\nmark_safe('<b>fixed</b>')\n"),
 ]  # fmt: skip
@@ -59,11 +64,3 @@ def test_a_hostile_sql_like_string_is_checked_in_linear_time():
     started = time.process_time()
     security_findings(f"q = {text!r} % x\n")
     assert time.process_time() - started < 2.0
-
-
-def test_a_file_no_check_could_fire_on_is_not_parsed():
-    # TLS done right, a "with" that starts no common table expression, no blacklisted name
-    plain = "import ssl\nctx = ssl.create_default_context()\nnote = 'with care'\n"
-    assert not could_fire(plain)
-    assert could_fire(plain + "sock = ssl.wrap_socket(raw)\n")
-    assert could_fire("q = 'with t as (select 1) select * from t where a = %s' % a\n")

@@ -9,8 +9,11 @@ them.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
+
+import re2
 
 ALL = "*"
 NOT_PYTHON = (
@@ -151,6 +154,8 @@ def is_comment(line: str) -> bool:
 
 def match_lines(code: str, language: str) -> list[tuple[PatternRule, int, int]]:
     """(rule, line, column) for every match, 1-based, comment lines skipped."""
+    if not _may_match(code, language):
+        return []
     rules = [
         r
         for r in RULES
@@ -167,3 +172,24 @@ def match_lines(code: str, language: str) -> list[tuple[PatternRule, int, int]]:
             if match:
                 found.append((candidate, number, match.start() + 1))
     return found
+
+
+def _may_match(code: str, language: str) -> bool:
+    """False when no rule for the language can match: none of their needles is in the code."""
+    needles = _needle_scan(language)
+    if needles is None:
+        return True
+    try:
+        return needles.search(code) is not None
+    except UnicodeEncodeError:  # a lone surrogate cannot go to RE2: ask each rule instead
+        return True
+
+
+@functools.cache
+def _needle_scan(language: str) -> re2._Regexp | None:
+    """Every needle of the language's rules in one RE2 automaton: one pass over the code,
+    where a substring test per needle makes one pass each. None where a rule has none."""
+    rules = [r for r in RULES if r.applies_to(language)]
+    if not rules or any(not r.needles for r in rules):
+        return None
+    return re2.compile("|".join(re.escape(n) for r in rules for n in r.needles))

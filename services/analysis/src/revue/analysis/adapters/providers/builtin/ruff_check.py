@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import subprocess
 import tempfile
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -52,7 +52,8 @@ def severity(code: str) -> str:
     return "low"
 
 
-def selected_prefixes(rules: Sequence[str]) -> tuple[str, ...]:
+@functools.cache  # asked once per item of every batch, of a handful of distinct values
+def selected_prefixes(rules: tuple[str, ...]) -> tuple[str, ...]:
     groups = rules or RULE_GROUPS
     return tuple(prefix for group in groups for prefix in RUFF_RULES.get(group, ()))
 
@@ -102,7 +103,7 @@ class RuffChecker:
     async def check(self, items: Sequence[AnalysisInput]) -> list[list[Finding]]:
         if not items:
             return []
-        wanted = [selected_prefixes(item.rules) for item in items]
+        wanted = [selected_prefixes(tuple(item.rules)) for item in items]
         union = sorted({prefix for prefixes in wanted for prefix in prefixes})
         if not union:
             return [[] for _ in items]
@@ -111,7 +112,7 @@ class RuffChecker:
             records = await self._run(folder, union)
         found: list[list[Finding]] = [[] for _ in items]
         for record in records:
-            index = int(Path(record["filename"]).stem)
+            index = int(os.path.basename(record["filename"]).removesuffix(".py"))
             code = record.get("code") or "invalid-syntax"
             if code == "invalid-syntax" or code.startswith(wanted[index]):
                 found[index].append(to_finding(record))

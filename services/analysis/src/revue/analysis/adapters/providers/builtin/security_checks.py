@@ -33,6 +33,11 @@ import contextlib
 import re
 
 from revue.analysis.adapters.providers.builtin.check_facts import facts_for
+from revue.analysis.adapters.providers.builtin.triggers import (
+    CALL_WORDS,
+    statements_naming,
+    statements_to_read,
+)
 from revue.common.contracts.events import Finding
 
 BAD_PROTOCOLS = re.compile(r"(?:PROTOCOL_)?(?:SSLv2|SSLv3|TLSv1|TLSv1_1)(?:_METHOD)?$")
@@ -52,6 +57,12 @@ IMPORT_CHECKS = {
     "xml.dom.expatbuilder": "S407", "xml.dom.minidom": "S408", "xml.dom.pulldom": "S409",
     "lxml": "S410", "xmlrpc": "S411", "Crypto": "S413", "pyghmi": "S415",
 }  # fmt: skip
+# bandit's words for a password-like name, whole or between underscores.
+_CREDENTIAL_WORDS = "(pas+wo?r?d|pass(phrase)?|pwd|token|secrete?)"
+CREDENTIAL_NAME = re.compile(
+    f"(^{_CREDENTIAL_WORDS}$|_{_CREDENTIAL_WORDS}_|^{_CREDENTIAL_WORDS}_|_{_CREDENTIAL_WORDS}$)",
+    re.IGNORECASE,
+)
 DYNAMIC_IMPORTS = frozenset({"__import__", "importlib.__import__", "importlib.import_module"})
 SUBPROCESS = frozenset(
     f"subprocess.{name}" for name in ("Popen", "call", "check_call", "check_output", "run")
@@ -212,6 +223,13 @@ class _Checks(ast.NodeVisitor):
                     "Pass revision=<the 40-hex-digit commit> you reviewed.",
                 )
             )  # fmt: skip
+        if callee == "django.utils.safestring.mark_safe":  # bandit's B308: any call at all
+            self.found.append(
+                _finding(
+                    "S308", node, "medium", "mark_safe() may expose cross-site scripting",
+                    "Escape with django.utils.html.format_html instead.",
+                )
+            )  # fmt: skip
         if last in SAFE_STRINGS and node.args and not _literal(node.args[0]):
             self.found.append(
                 _finding(
@@ -232,6 +250,24 @@ class _Checks(ast.NodeVisitor):
             return True
         return isinstance(revision, ast.Constant) and not COMMIT.match(str(revision.value))
 
+    def visit_Dict(self, node: ast.Dict) -> None:
+        """S105 for `{"password": "..."}`: a password-like key given a constant (bandit's
+        B105 for dicts, which ruff's S105 does not cover)."""
+        for key, value in zip(node.keys, node.values, strict=True):
+            if (
+                isinstance(key, ast.Constant)
+                and isinstance(key.value, str)
+                and isinstance(value, ast.Constant)
+                and CREDENTIAL_NAME.search(key.value)
+            ):
+                self.found.append(
+                    _finding(
+                        "S105", key, "low", f"hard-coded password under {key.value[:40]!r}?",
+                        "Load it from the environment or a secret manager.",
+                    )
+                )  # fmt: skip
+        self.generic_visit(node)
+
     def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
         defaults = [*node.args.defaults, *(d for d in node.args.kw_defaults if d is not None)]
         if any(_bad_protocol(default) for default in defaults):
@@ -244,6 +280,40 @@ class _Checks(ast.NodeVisitor):
         self.generic_visit(node)
 
     visit_AsyncFunctionDef = visit_FunctionDef
+
+    # NodeVisitor's own visit and generic_visit, without what costs most on every node:
+    # the method looked up by a name built from strings, a generator over the fields,
+    # and a call for each leaf no check reads (names, constants, operators, contexts).
+    def visit(self, node: ast.AST) -> None:
+        method = _HANDLERS.get(type(node))
+        if method is None:
+            self.generic_visit(node)
+        else:
+            method(self, node)
+
+    def generic_visit(self, node: ast.AST) -> None:
+        for field in node._fields:
+            value = getattr(node, field, None)
+            if type(value) is list:
+                for item in value:
+                    if isinstance(item, ast.AST) and type(item) not in _LEAVES:
+                        self.visit(item)
+            elif isinstance(value, ast.AST) and type(value) not in _LEAVES:
+                self.visit(value)
+
+
+_HANDLERS = {
+    node_type: getattr(_Checks, f"visit_{node_type.__name__}")
+    for node_type in (
+        ast.Import, ast.ImportFrom, ast.BinOp, ast.JoinedStr, ast.Call, ast.Dict,
+        ast.FunctionDef, ast.AsyncFunctionDef,
+    )
+}  # fmt: skip
+_LEAVES = frozenset(
+    {ast.Name, ast.Constant, ast.Load, ast.Store, ast.Del, ast.alias}
+    | {node_type for base in (ast.operator, ast.unaryop, ast.cmpop, ast.boolop)
+       for node_type in base.__subclasses__()}
+)  # fmt: skip
 
 
 def _sql_text(node: ast.AST) -> bool:
@@ -269,38 +339,59 @@ def _literal(node: ast.AST) -> bool:
     return isinstance(node, ast.Constant) and isinstance(node.value, str | bytes)
 
 
-# A file none of whose checks could fire is not parsed at all: parsing is most of the
-# cost, several times ruff's whole run (bench/RESULTS.md, the ast.parse floor). Each
-# check needs one of these words in the file (a bad protocol's name for S502-S503,
-# wrap_socket for S504, a blacklisted module's name for the imports, dynamic ones too,
-# a callee's name), or a string that starts like SQL. Substring tests, not one
-# alternation: Python's `re` tries an alternation at every position, `in` does not.
-TRIGGER_WORDS = (
-    "subprocess", "SSLv2", "SSLv3", "TLSv1", "wrap_socket", "torch", "from_pretrained",
-    "hf_hub_download", "snapshot_download", "load_dataset", "mark_safe", "SafeString",
-    "SafeText", "SafeUnicode", "SafeBytes", "telnetlib", "ftplib", "pickle", "Pickle",
-    "dill", "shelve", "xml", "Crypto", "pyghmi",
-)  # fmt: skip
-SQL_STRING_START = re.compile(r"[\"'][ \t\r\n]*(select|insert|update|delete|with)[ \t\r\n]", re.I)
-# A string that starts with "with" is SQL (a common table expression) only with an "as (".
-CTE_BODY = re.compile(r"\sas[ \t\r\n]*\(", re.I)
-
-
-def could_fire(code: str) -> bool:
-    if any(word in code for word in TRIGGER_WORDS):
-        return True
-    starts = {match.group(1).lower() for match in SQL_STRING_START.finditer(code)}
-    return bool(starts - {"with"}) or ("with" in starts and bool(CTE_BODY.search(code)))
+# More aliases than this to follow, or statements to read, and the whole file is parsed
+# instead: one parse of a file is linear, where each piece costs a parser's start.
+MAX_ALIASES_FOLLOWED = 64
+MAX_PIECES = 256
 
 
 def security_findings(code: str) -> list[Finding]:
-    if not could_fire(code):
+    """Only the statements a check could fire on are parsed: parsing is most of the cost.
+
+    Parsing a whole file costs more than ruff's run over it (bench/RESULTS.md); a
+    statement without any of the checks' words (triggers.py) cannot be reported.
+    A callee imported under another name (`from subprocess import run as go`) is
+    followed: the statements using `go` are read next. Where a piece does not parse,
+    the whole file is parsed instead, so what is found never depends on the cut.
+    """
+    to_read = statements_to_read(code)
+    if to_read is None:
         return []
-    try:
-        tree = ast.parse(code)
-    except (SyntaxError, ValueError, RecursionError):
-        return []
+    statements, pieces = to_read
+    if len(pieces) > MAX_PIECES:
+        return whole_file_findings(code)
     checks = _Checks()
-    with contextlib.suppress(RecursionError):  # absurdly deep nesting: what was found so far
-        checks.visit(tree)
+    try:
+        _visit(checks, [statements.parse(piece) for piece in pieces])
+        aliases = {
+            local
+            for local, target in checks.aliases.items()
+            if any(word in target for word in CALL_WORDS)
+            and not any(word in local for word in CALL_WORDS)
+        }
+        if len(aliases) > MAX_ALIASES_FOLLOWED:
+            raise SyntaxError("too many aliases to follow")
+        read = set(pieces)
+        more = [piece for piece in statements_naming(statements, aliases) if piece not in read]
+        if len(pieces) + len(more) > MAX_PIECES:
+            raise SyntaxError("too many statements to read one by one")
+        _visit(checks, [statements.parse(piece) for piece in more])
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return whole_file_findings(code)
     return checks.found
+
+
+def whole_file_findings(code: str) -> list[Finding]:
+    """The whole file parsed and walked: where a cut went wrong, and the reference."""
+    checks = _Checks()
+    try:
+        _visit(checks, [ast.parse(code)])
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return []  # ruff reports the syntax error
+    return checks.found
+
+
+def _visit(checks: _Checks, trees: list[ast.Module]) -> None:
+    with contextlib.suppress(RecursionError):  # absurdly deep nesting: what was found so far
+        for tree in trees:
+            checks.visit(tree)
