@@ -378,7 +378,8 @@ def security_findings(code: str) -> list[Finding]:
         _visit(checks, [statements.parse(piece) for piece in more])
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return whole_file_findings(code)
-    return checks.found
+    # A dict's line read alone may also sit in a statement read whole: one finding each.
+    return list({(f.rule_id, f.line, f.column): f for f in checks.found}.values())
 
 
 def whole_file_findings(code: str) -> list[Finding]:

@@ -6,25 +6,27 @@ module's) or a string that starts like SQL; a callee imported under
 another name is followed by the caller, which asks again for that name.
 One scan finds every such place in a file: Google RE2 runs the whole
 alternation as one automaton, in one pass, where Python's `re` tries each
-word at each position. The pattern has no groups (what a place is, is told
-from its text), and ASCII code goes to RE2 as bytes: both spare RE2's
-wrapper work per match, which is most of the scan's time on real code.
+word at each position. Every search here runs on the code as ASCII bytes,
+each other character a "?" (every word looked for is ASCII, and a
+character's offset stays its byte's), and the pattern has no groups (what a
+place is, is told from its text): both spare RE2's wrapper its work per
+match, which is most of the scan's time on real code.
 """
 
 from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 
 import re2
 
-from revue.analysis.adapters.providers.builtin.statements import Statement, Statements
+from revue.analysis.adapters.providers.builtin.statements import Statement, Statements, as_ascii
 
 CALL_WORDS = (
     "subprocess", "SSLv2", "SSLv3", "TLSv1", "wrap_socket", "torch", "from_pretrained",
     "hf_hub_download", "snapshot_download", "load_dataset", "mark_safe", "SafeString",
-    "SafeText", "SafeUnicode", "SafeBytes",
+    "SafeText", "SafeUnicode", "SafeBytes", "safestring",
 )  # fmt: skip
 # Blacklisted modules: ruff reports their plain imports, so what is left for us is an
 # import that names them in a string (`__import__("pickle")`) or a relative import.
@@ -44,17 +46,16 @@ PATTERN = (
     r"|[\"'](?:[^\"'\n]*_)?(?i:pas+wo?r?d|pass(?:phrase)?|pwd|token|secrete?)"
     r"(?:_[^\"'\n]*)?[\"'][ \t]*:"
 )
-TRIGGERS = re2.compile(PATTERN)
-TRIGGERS_IN_BYTES = re2.compile(PATTERN.encode())
-RELATIVE_IMPORT = re.compile(r"^[ \t]*from[ \t]+\.", re.MULTILINE)
+TRIGGERS = re2.compile(PATTERN.encode())
+RELATIVE_IMPORT = re2.compile(rb"(?m)^[ \t]*from[ \t]+\.")
 # A string that starts with "select", "update" or "with" is SQL only with what must follow
 # (security_checks.SQL). Quotes may stand between the words ("SELECT x " "FROM t" is one
 # string once joined), and a blank may be an escape ("SELECT x\\nFROM t").
 _GAP = r"(?:[\s\"']|\\[ntr])"
 SQL_BODY = {
-    "select": re.compile(rf"{_GAP}from(?={_GAP})", re.IGNORECASE),
-    "update": re.compile(rf"{_GAP}set(?={_GAP})", re.IGNORECASE),
-    "with": re.compile(rf"{_GAP}as(?={_GAP}*\()", re.IGNORECASE),  # a common table expression
+    "select": re2.compile(rf"(?i){_GAP}from{_GAP}".encode()),
+    "update": re2.compile(rf"(?i){_GAP}set{_GAP}".encode()),
+    "with": re2.compile(rf"(?i){_GAP}as{_GAP}*\(".encode()),  # a common table expression
 }
 # How far after its first keyword a statement's SQL is looked for (bounds the search).
 SQL_REACH = 10_000
@@ -65,10 +66,13 @@ Place = tuple[int, int, str]  # start, end, text
 
 def statements_to_read(code: str) -> tuple[Statements, list[Statement]] | None:
     """The file's statements and those the checks must read, in order; None if none."""
-    places = list(_places(code))
+    text = as_ascii(code)
+    places = [
+        (match.start(), match.end(), match.group().decode()) for match in TRIGGERS.finditer(text)
+    ]
     if not places:
         return None
-    evidence = _Evidence(code)
+    evidence = _Evidence(text)
     # What can be told without the statements first: most files stop here, uncut.
     places = [place for place in places if evidence.may_count(place)]
     if not places:
@@ -96,33 +100,11 @@ def statements_naming(statements: Statements, names: Iterable[str]) -> list[Stat
         return []
     code = statements.code
     found = {
-        statements.containing(start)
-        for start in _starts(re2.compile(rf"\b(?:{alternation})\b"), code)
-        if not (start and code[start - 1] == ".")  # an attribute (`self.run`), not the alias
+        statements.containing(match.start())
+        for match in re2.compile(rf"\b(?:{alternation})\b".encode()).finditer(as_ascii(code))
+        if not (match.start() and code[match.start() - 1] == ".")  # `self.run`: no alias
     }
     return sorted(found, key=lambda piece: piece.start)
-
-
-def _starts(pattern: re2._Regexp, code: str) -> Iterator[int]:
-    try:
-        for match in pattern.finditer(code):
-            yield match.start()
-    except UnicodeEncodeError:  # a lone surrogate cannot go to RE2
-        for match in re.finditer(pattern.pattern, code):
-            yield match.start()
-
-
-def _places(code: str) -> Iterator[Place]:
-    if code.isascii():  # bytes offsets are character offsets
-        for match in TRIGGERS_IN_BYTES.finditer(code.encode()):
-            yield match.start(), match.end(), match.group().decode()
-        return
-    try:
-        for match in TRIGGERS.finditer(code):
-            yield match.start(), match.end(), match.group()
-    except UnicodeEncodeError:  # a lone surrogate (valid in JSON) cannot go to RE2
-        for match in re.finditer(PATTERN, code):
-            yield match.start(), match.end(), match.group()
 
 
 class _Evidence:
@@ -134,8 +116,8 @@ class _Evidence:
     kind, never one per place.
     """
 
-    def __init__(self, code: str) -> None:
-        self.code = code
+    def __init__(self, text: bytes) -> None:
+        self.text = text
         self._asked: dict[str, int] = {}
         self._found: dict[str, list[int]] = {}  # kind -> where each occurrence starts
 
@@ -147,7 +129,7 @@ class _Evidence:
         if text[0] in "\"'":
             return self._sql_follows(text, end, end + SQL_REACH)
         if text in IMPORT_WORDS:
-            return self._any("relative", 0, len(self.code))
+            return self._any("relative", 0, len(self.text))
         return True
 
     def counts(self, place: Place, piece: Statement) -> bool:
@@ -170,9 +152,9 @@ class _Evidence:
         pattern = RELATIVE_IMPORT if kind == "relative" else SQL_BODY[kind]
         if kind not in self._found:
             self._asked[kind] = asked = self._asked.get(kind, 0) + 1
-            if asked <= SEARCHES_BEFORE_SCAN:
-                return pattern.search(self.code, start, end) is not None
-            self._found[kind] = [match.start() for match in pattern.finditer(self.code)]
+            if asked <= SEARCHES_BEFORE_SCAN and kind != "relative":  # that one asks the file
+                return pattern.search(self.text, start, end) is not None
+            self._found[kind] = [match.start() for match in pattern.finditer(self.text)]
         found = self._found[kind]
         index = bisect.bisect_left(found, start)
         return index < len(found) and found[index] < end
