@@ -1,6 +1,7 @@
 """The two-tier cache on real Redis: tiers, TTLs, bounds, single-flight, outages."""
 
 import asyncio
+import time
 
 import pytest
 from redis.asyncio import Redis
@@ -111,6 +112,23 @@ async def test_ttl_policy_follows_the_seed_table(redis, redis_prefix):
     await cache.set("a", {"x": 1}, "analysis")
     ttl = await redis.ttl(f"{redis_prefix.rstrip(':')}:cache:a")
     assert 86_000 < ttl <= 86_400
+
+
+async def test_a_result_computed_before_an_invalidation_is_not_stored_after_it(redis, redis_prefix):
+    cache = cache_for(redis, redis_prefix)
+    before = time.time()
+    await cache.invalidate(keys=["ai:k:1"], prefixes=["ai:p:"], tags=["project:9"])
+    # a late write of an older result: every way of being invalidated holds it off
+    assert not await cache.set("ai:k:1", {"v": 1}, computed_at=before)
+    assert not await cache.set("ai:p:anything", {"v": 1}, computed_at=before)
+    assert not await cache.set("other:1", {"v": 1}, tags=["project:9"], computed_at=before)
+    assert await cache.get("ai:k:1") is None and await cache.get("ai:p:anything") is None
+    # what was computed after it, or is not covered by it, is stored
+    after = time.time() + 0.001
+    assert await cache.set("ai:k:1", {"v": 2}, computed_at=after)
+    assert await cache.set("ai:q:1", {"v": 2}, computed_at=before)
+    assert await cache.set("ai:p:new", {"v": 2})  # no time said: stored as before
+    assert await cache.get("ai:k:1") == {"v": 2}
 
 
 async def test_invalidation_by_key_prefix_and_tag(redis, redis_prefix):

@@ -35,6 +35,24 @@ async def service(make_settings, redis_url):
     await client.aclose()
 
 
+def results_cache(redis_url, settings) -> AIResultCache:
+    """The shared result cache as another process of the suite sees it."""
+    namespace = namespace_for(settings.bus_namespace)
+    return AIResultCache(Redis.from_url(redis_url), CacheConfig(namespace=namespace))
+
+
+async def publish_completions(nats_url, topology, events) -> None:
+    nc = await nats.connect(nats_url)
+    try:
+        js = nc.jetstream()
+        await ensure_streams(js, topology)
+        for event in events:
+            subject = topology.subject("analysis.completed.sync")
+            await js.publish(subject, event.model_dump_json().encode())
+    finally:
+        await nc.drain()
+
+
 async def request(nc, subject: str, body: dict) -> dict:
     return json.loads((await nc.request(subject, json.dumps(body).encode(), timeout=5)).data)
 
@@ -79,22 +97,33 @@ async def test_successful_completions_are_written_through_and_failures_are_not(
     failed = AnalysisCompleted(
         job_id=uuid.uuid4(), status="failed", cache_key="ai:analysis:v1:bad:1"
     )
-    nc = await nats.connect(nats_url)
-    js = nc.jetstream()
-    try:
-        await ensure_streams(js, topology)
-        for event in (failed, ok):
-            await js.publish(
-                topology.subject("analysis.completed.sync"), event.model_dump_json().encode()
-            )
-        reader = AIResultCache(
-            Redis.from_url(redis_url), CacheConfig(namespace=namespace_for(settings.bus_namespace))
-        )
-        cached = await wait_until(lambda: reader.get("ai:analysis:v1:ok:1"), timeout=10)
-        assert cached["findings"][0]["rule_id"] == "S307"
-        assert await reader.get("ai:analysis:v1:bad:1") is None
-    finally:
-        await nc.drain()
+    await publish_completions(nats_url, topology, [failed, ok])
+    reader = results_cache(redis_url, settings)
+    cached = await wait_until(lambda: reader.get("ai:analysis:v1:ok:1"), timeout=10)
+    assert cached["findings"][0]["rule_id"] == "S307"
+    assert await reader.get("ai:analysis:v1:bad:1") is None
+
+
+async def test_a_completion_that_comes_after_an_invalidation_does_not_bring_it_back(
+    service, nats_url, redis_url
+):
+    _, settings = service
+    topology = BusTopology(settings.bus_namespace)
+    result = AnalysisResult(
+        analyzer="revue-builtin", analyzer_version="1", language="python", findings=[]
+    )
+    computed = AnalysisCompleted(
+        job_id=uuid.uuid4(), status="succeeded", result=result, cache_key="ai:analysis:v1:late:1"
+    )
+    admin = results_cache(redis_url, settings)
+    await admin.invalidate(keys=["ai:analysis:v1:late:1"])  # after the result, before its event
+    later = AnalysisCompleted(
+        job_id=uuid.uuid4(), status="succeeded", result=result, cache_key="ai:analysis:v1:next:1"
+    )
+    await publish_completions(nats_url, topology, [computed, later])
+    # events are taken in order: once the later one is stored, the first was handled
+    await wait_until(lambda: admin.get("ai:analysis:v1:next:1"), timeout=10)
+    assert await admin.get("ai:analysis:v1:late:1") is None
 
 
 async def test_an_invalidation_drops_the_l1_copy_in_another_process(

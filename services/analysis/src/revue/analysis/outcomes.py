@@ -14,6 +14,7 @@ with the reason and the original payload.
 from __future__ import annotations
 
 from contextlib import ExitStack
+from datetime import datetime
 from uuid import UUID
 
 import structlog
@@ -32,6 +33,7 @@ from revue.common.contracts.events import (
     ErrorInfo,
     RunAnalysis,
     Usage,
+    utcnow,
 )
 from revue.common.contracts.streams import ANALYSIS_EVENTS
 from revue.common.contracts.subjects import BusTopology
@@ -75,11 +77,15 @@ class Outcomes:
         duration_ms: float = 0.0,
         job: bool = False,
         spent: Usage | None = None,
+        completed_at: datetime | None = None,
     ) -> bool:
         """Record and announce (`job`: it finishes a JetStream job, not an analysis.run);
-        `spent` is what this request made a provider spend. Returns False when the job
-        had already been recorded."""
-        outcome = Outcome(request, result, error, cache_key, duration_ms, spent)
+        `spent` is what this request made a provider spend; `completed_at` when the
+        answer was had (now if not said: a caller that records later says it). Returns
+        False when the job had already been recorded."""
+        outcome = Outcome(
+            request, result, error, cache_key, duration_ms, spent, completed_at or utcnow()
+        )
         subject = subjects.ANALYSIS_COMPLETED_JOB if job else subjects.ANALYSIS_COMPLETED_SYNC
         return await self.writer.process((outcome, self.topology.subject(subject), inject_trace()))
 
@@ -105,6 +111,7 @@ class Outcomes:
                     error=outcome.error,
                     cache_key=outcome.cache_key,
                     duration_ms=outcome.duration_ms,
+                    completed_at=outcome.completed_at,
                 )
                 # Each event continues its own request's trace, not the batch's.
                 carrier = spans.enter_context(send_span(tracer, subject, parent=trace_headers))

@@ -18,7 +18,7 @@ from revue.analysis.engine import AnalysisEngine, Answer
 from revue.analysis.jobs import JobWorker, error_info
 from revue.analysis.outcomes import Outcomes
 from revue.common.contracts.errors import CircuitOpenError
-from revue.common.contracts.events import AnalysisReply, GetUsage, RunAnalysis, Usage
+from revue.common.contracts.events import AnalysisReply, GetUsage, RunAnalysis, Usage, utcnow
 
 
 def spent(answer: Answer) -> Usage | None:
@@ -68,13 +68,14 @@ class AnalysisService:
                 job_id=request.job_id, status="failed", error=info, duration_ms=duration_ms
             )
         duration_ms = (time.monotonic() - started) * 1000
-        self.background.spawn(
+        self.background.spawn(  # recorded after the reply: its time is the answer's
             outcomes.completed(
                 request,
                 result=answer.result,
                 cache_key=answer.key,
                 duration_ms=duration_ms,
                 spent=spent(answer),
+                completed_at=utcnow(),
             )
         )
         return AnalysisReply(

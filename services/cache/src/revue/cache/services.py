@@ -35,10 +35,14 @@ class CacheService:
         """Write a successful analysis through to L2, under the key its analyzer computed.
 
         Failures are never stored: the next identical request must reach the
-        provider again.
+        provider again. An event may come after an invalidation of its key (the
+        client had its answer long before): its result is then not stored again.
         """
         if event.status == "succeeded" and event.result and event.cache_key:
             stored = await self.cache.set(
-                event.cache_key, event.result.model_dump(mode="json"), "analysis"
+                event.cache_key,
+                event.result.model_dump(mode="json"),
+                "analysis",
+                computed_at=event.completed_at.timestamp(),
             )
             self.results_stored += stored

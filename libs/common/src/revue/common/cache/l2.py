@@ -19,6 +19,7 @@ from prometheus_client import Counter
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from revue.common.cache.watermarks import Watermarks
 from revue.common.contracts.errors import CircuitOpenError
 from revue.common.resilience import CircuitBreaker
 
@@ -42,6 +43,7 @@ class L2RedisCache:
             "cache-l2", failure_threshold=3, recovery_timeout=2
         )
         self.timeout = timeout
+        self.watermarks = Watermarks(redis, self.prefix, tag_ttl=TAG_TTL)
         self.hits = 0
         self.misses = 0
         self.errors = 0
@@ -132,6 +134,27 @@ class L2RedisCache:
             return removed, keys
 
         return await self._guarded("delete_tag", sweep, (0, []))
+
+    async def mark_invalidated(
+        self, keys: Iterable[str], prefixes: Iterable[str], tags: Iterable[str]
+    ) -> None:
+        """Leave when these were invalidated, for writes of older results (watermarks.py)."""
+        await self._guarded("mark", lambda: self.watermarks.mark(keys, prefixes, tags), None)
+
+    async def set_unless_invalidated(
+        self, key: str, value: bytes, ttl: int, tags: Iterable[str], computed_at: float
+    ) -> bool | None:
+        """Written, or refused (an invalidation covering `key` came at or after
+        `computed_at`), in one step (watermarks.py); None when Redis could not say."""
+        tags = list(tags)
+        names = (self._key(key), [self._tag(tag) for tag in tags])
+        return await self._guarded(
+            "set",
+            lambda: self.watermarks.store_unless_invalidated(
+                names, key, value, ttl, tags, computed_at
+            ),
+            None,
+        )
 
     def stats(self) -> dict[str, Any]:
         return {

@@ -47,6 +47,10 @@ cost_saved_usd_total = Counter(
     "cache_cost_saved_usd_total",
     "What the results served from the cache cost to compute (their stored usage)",
 )
+stale_writes_skipped_total = Counter(
+    "cache_stale_writes_skipped_total",
+    "Writes of a result computed before an invalidation of its key, not made",
+)
 HITS_BY_TIER = {tier: cache_hits_total.labels(tier) for tier in ("l1", "l2")}
 
 Announce = Callable[[InvalidateCache], Awaitable[None]]
@@ -129,19 +133,29 @@ class AIResultCache:
         ttl: int | None = None,
         tags: Iterable[str] = (),
         temperature: float | None = None,
+        computed_at: float | None = None,
     ) -> bool:
-        """Store in both tiers; False when the policy says this must not be cached."""
+        """Store in both tiers; False when the policy says this must not be cached, or when
+        the value (computed at `computed_at`, epoch seconds) is older than an invalidation
+        of its key: a late write must not undo it (watermarks.py)."""
         if not self.config.enabled:
             return False
         seconds = ttl if ttl is not None else self.config.ttl.ttl_for(content_type, temperature)
         if seconds <= 0:
             return False
-        raw = value if isinstance(value, bytes) else orjson.dumps(value)
-        saving = stored_cost(value)
         tags = tuple(tags)
-        self.l1.set(key, raw, seconds, tags, saving)
-        if self.l2 is not None:
+        raw = value if isinstance(value, bytes) else orjson.dumps(value)
+        self.l1.set(key, raw, seconds, tags, stored_cost(value))
+        if self.l2 is None:
+            return True
+        if computed_at is None:
             await self.l2.set(key, raw, seconds, tags)
+            return True
+        # L1 first: an invalidation announced after the write below drops this copy too.
+        if await self.l2.set_unless_invalidated(key, raw, seconds, tags, computed_at) is False:
+            self.l1.delete(key)
+            stale_writes_skipped_total.inc()
+            return False
         return True
 
     async def get_or_compute(
@@ -229,6 +243,8 @@ class AIResultCache:
         keys, prefixes, tags = list(keys), list(prefixes), list(tags)
         removed = 0
         if self.l2 is not None:
+            # Marked before the entries go: a late write of an older result then sees it.
+            await self.l2.mark_invalidated(keys, prefixes, tags)
             removed += await self.l2.delete(keys)
             for prefix in prefixes:
                 removed += await self.l2.delete_prefix(prefix)

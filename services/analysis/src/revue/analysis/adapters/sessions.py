@@ -14,7 +14,7 @@ Core cannot say, and which is the fastest way found to write them.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -25,7 +25,14 @@ from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from revue.analysis.adapters.tables import analysis_sessions
-from revue.common.contracts.events import AnalysisResult, ErrorInfo, Finding, RunAnalysis, Usage
+from revue.common.contracts.events import (
+    AnalysisResult,
+    ErrorInfo,
+    Finding,
+    RunAnalysis,
+    Usage,
+    utcnow,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +44,9 @@ class Outcome:
     duration_ms: float
     # What this request made a provider spend (None: answered from the cache, or no model)
     spent: Usage | None = None
+    # When the answer was had: the event says so, so a write of it that comes after an
+    # invalidation of its key is known to be older (the cache's watermarks).
+    completed_at: datetime = field(default_factory=utcnow)
 
 
 # Each group commit's rows travel as one JSON parameter that PostgreSQL turns
