@@ -71,6 +71,20 @@ def test_json_is_found_in_prose_and_a_reading_never_trusts_the_model():
     assert isinstance(wire.read_answer(huge, ["1"])["1"], wire.ItemFailure)
 
 
+def test_a_line_break_written_raw_inside_a_string_is_read():
+    # What SmolLM2 writes under a schema's grammar: the message's line break as it is.
+    finding = (
+        '{"rule_id": "S307", "severity": "high", "line": 2, "column": 1,'
+        ' "message": "eval\nof input"}'
+    )
+    for answer in (
+        f'{{"items": [{{"id": "1", "findings": [{finding}]}}]}}',
+        f'Here: {{"items": [{{"id": "1", "findings": [{finding}]}}]}}',
+    ):
+        read = wire.read_answer(answer, ["1"])
+        assert [(f.rule_id, f.message) for f in read["1"]] == [("S307", "eval\nof input")]
+
+
 def test_an_answer_cut_at_max_tokens_keeps_the_items_it_finished():
     finding = '{"rule_id": "S307", "severity": "high", "line": 2, "column": 1, "message": "eval"}'
     cut = (

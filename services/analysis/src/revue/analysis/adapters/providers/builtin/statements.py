@@ -25,12 +25,17 @@ import ast
 import bisect
 import itertools
 import re
+import warnings
 from dataclasses import dataclass
 
 import re2
 
 # A top-level statement's first line: code in column 0, not a continuation of the last one.
 TOP_LEVEL = re.compile(r"^(?!(?:else|elif|except|finally)\b)[^\s#)\]}]", re.MULTILINE)
+# What the parser says of the code it reads (an invalid escape, `is` with a literal) is
+# for the author, not the worker's log: every submission would print it again.
+warnings.filterwarnings("ignore", category=SyntaxWarning, module="<unknown>")
+warnings.filterwarnings("ignore", category=DeprecationWarning, module="<unknown>")
 # Python's `re`, not RE2: a class has a match per method, and RE2's wrapper costs per match.
 NESTED_DEFINITION = re.compile(r"^([ \t]+)(?:(?:async[ \t]+def|def|class)[ \t]|(@))", re.MULTILINE)
 DOUBLE_TRIPLE = re.compile('"""')

@@ -124,13 +124,18 @@ def answer_schema(
         bounded = {name: {"maxLength": chars} for name, chars in GRAMMAR_MAX_CHARS.items()}
         bounded["rule_id"]["minLength"] = bounded["message"]["minLength"] = 1
         bounded |= {"line": {"minimum": 0}, "column": {"minimum": 0}}
-        properties = finding["properties"]
-        bounded_finding = {
-            **finding,
-            "properties": {
-                name: {**schema, **bounded.get(name, {})} for name, schema in properties.items()
-            },
+        properties = {
+            name: {**schema, **bounded.get(name, {})}
+            for name, schema in finding["properties"].items()
         }
+        # A length on `"type": ["string", "null"]` is lost on the way to a grammar (it
+        # becomes any string: a looping model filled its max_tokens there); as a choice
+        # between a bounded string and null it holds.
+        hint_bound = properties["fix_hint"].pop("maxLength")
+        properties["fix_hint"] = {
+            "anyOf": [{"type": "string", "maxLength": hint_bound}, {"type": "null"}]
+        }
+        bounded_finding = {**finding, "properties": properties}
         findings = {"type": "array", "items": bounded_finding, "maxItems": max_findings}
         tuple_items = []
         for item_id in ids:
@@ -194,7 +199,7 @@ def complete_entries(text: str) -> dict[str, Any] | None:
     start = ITEMS_START.search(text)
     if start is None:
         return None
-    decoder = json.JSONDecoder()
+    decoder = LENIENT
     entries, position = [], start.end()
     while position < len(text):
         try:
@@ -206,20 +211,26 @@ def complete_entries(text: str) -> dict[str, Any] | None:
     return {"items": entries} if entries else None
 
 
+# A small model writes a line break or a tab inside a JSON string as it is, where JSON
+# wants `\n` (a grammar built from the schema lets it): strict parsing refused the whole
+# answer ("Invalid control character"), every item of the call then retried.
+LENIENT = json.JSONDecoder(strict=False)
+
+
 def extract_json(content: str) -> Any:
     """The answer's JSON: the whole text, else the entries of an answer cut short, else
     the first object in it (a model that wraps its JSON in prose or a fenced block, as
     plain-text mode allows)."""
     text = content.strip()
     try:
-        return json.loads(text)
+        return LENIENT.decode(text)
     except ValueError:
         pass
     if len(text) > MAX_ANSWER_CHARS:
         raise ValueError("answer too long to search for JSON")
     if (finished := complete_entries(text)) is not None:
         return finished
-    decoder = json.JSONDecoder()
+    decoder = LENIENT
     for match in re.finditer(r"\{", text):
         try:
             value, _ = decoder.raw_decode(text, match.start())
