@@ -107,6 +107,13 @@ def test_a_password_in_one_line_of_a_huge_table_is_read_from_that_line_alone():
     assert (found.rule_id, found.line, found.column) == ("S105", 20_002, 5)
 
 
+def test_a_line_that_only_looks_like_dict_entries_is_read_in_its_statement():
+    entries = "".join(f'    "name_{n}": {n},\n' for n in range(300))
+    code = "T = {\n" + entries + '    "password": "x"}; import os; {"a": 1,\n' + "}\n"
+    assert findings(security_findings(code)) == findings(whole_file_findings(code))
+    assert findings(security_findings(code)) == [("S105", 302, 5)]
+
+
 HOSTILE = [
     '"select ' * 125_000,  # SQL starts never followed by their keyword
     "pickle " * 140_000,  # blacklisted names, no relative import

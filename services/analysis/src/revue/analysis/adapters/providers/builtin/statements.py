@@ -10,8 +10,9 @@ start, and only the pieces holding a word a check looks for are parsed:
   which continue the statement above; decorators stay with what they
   decorate);
 - inside a large top-level statement (a class, a long function), every
-  `def`, `class` or decorator line at the indentation of the first one:
-  these cannot stand inside brackets, so the cut is sound.
+  `def`, `class` or decorator line at the indentation of its body (the
+  shallowest such line, when no line of code sits left of it): these cannot
+  stand inside brackets, so the cut is sound.
 
 A line inside a triple-quoted string is never a cut (an odd number of the
 same quotes before it). What the cutting gets wrong (a column-0 line inside
@@ -30,12 +31,13 @@ from dataclasses import dataclass
 
 import re2
 
-# A top-level statement's first line: code in column 0, not a continuation of the last one.
-TOP_LEVEL = re.compile(r"^(?!(?:else|elif|except|finally)\b)[^\s#)\]}]", re.MULTILINE)
 # What the parser says of the code it reads (an invalid escape, `is` with a literal) is
 # for the author, not the worker's log: every submission would print it again.
 warnings.filterwarnings("ignore", category=SyntaxWarning, module="<unknown>")
 warnings.filterwarnings("ignore", category=DeprecationWarning, module="<unknown>")
+
+# A top-level statement's first line: code in column 0, not a continuation of the last one.
+TOP_LEVEL = re.compile(r"^(?!(?:else|elif|except|finally)\b)[^\s#)\]}]", re.MULTILINE)
 # Python's `re`, not RE2: a class has a match per method, and RE2's wrapper costs per match.
 NESTED_DEFINITION = re.compile(r"^([ \t]+)(?:(?:async[ \t]+def|def|class)[ \t]|(@))", re.MULTILINE)
 DOUBLE_TRIPLE = re.compile('"""')
@@ -121,11 +123,11 @@ class Statements:
         piece = Statement(start, end, indent=" ", dict_entries=True)  # parsed under `if 1:`
         if self._in_string(position):
             return None
-        try:
-            [block] = self.parse(piece).body
+        try:  # one statement, `if 1:`, holding one line: the dict (`"a": 1}; x; {"b": 2`
+            [block] = self.parse(piece).body  # parses as three, and is no such line)
+            [line] = block.body  # type: ignore[attr-defined]
         except (SyntaxError, ValueError):
             return None
-        [line] = block.body  # type: ignore[attr-defined]
         return piece if isinstance(line, ast.Expr) and isinstance(line.value, ast.Dict) else None
 
     def _line_of(self, position: int) -> int:
