@@ -20,7 +20,8 @@ call or definition.
 - S401-S415 for imports ruff does not see: `__import__("pickle")`,
   `importlib.import_module(name="subprocess")`, `from .. import subprocess`;
 - S703 django-mark-safe: `mark_safe` / `SafeString` & co. given anything but
-  a string literal.
+  a string literal; S308 every call of Django's `mark_safe` (bandit's B308);
+- S105 a password-like dict key given a constant (`{"db_password": "x"}`).
 
 Runs in the analyzer's worker processes (never on the event loop); code that
 does not parse yields nothing here (ruff reports the syntax error).
