@@ -1,6 +1,8 @@
 """The builtin analyzer finds exactly the expected findings in the corpus."""
 
 import json
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -151,3 +153,21 @@ async def test_a_large_batch_split_across_the_workers_comes_back_in_order(builti
     results = await builtin_provider.analyze_batch(items)
     for i, result in enumerate(results):
         assert ["SEC001", i + 1] in [[f.rule_id, f.line] for f in result.findings], i
+
+
+def test_folders_left_by_a_killed_process_are_removed_and_fresh_ones_kept(tmp_path):
+    from revue.analysis.adapters.providers.builtin.ruff_check import (
+        FOLDER_PREFIX,
+        remove_stale_folders,
+    )
+
+    old, fresh, other = (tmp_path / f"{FOLDER_PREFIX}old", tmp_path / f"{FOLDER_PREFIX}new",
+                         tmp_path / "someone-elses")  # fmt: skip
+    for folder in (old, fresh, other):
+        folder.mkdir()
+        (folder / "0.py").write_text("x = 1\n")
+    two_hours_ago = time.time() - 7_200
+    for folder in (old, other):
+        os.utime(folder, (two_hours_ago, two_hours_ago))
+    assert remove_stale_folders(str(tmp_path)) == 1
+    assert not old.exists() and fresh.exists() and other.exists()

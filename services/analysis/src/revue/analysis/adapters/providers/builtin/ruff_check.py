@@ -6,8 +6,10 @@ import asyncio
 import contextlib
 import functools
 import os
+import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -37,6 +39,7 @@ MAX_COMPLEXITY = 10
 # (TemporaryDirectory makes a private 0700 folder there, so S108's worry does not apply.)
 SHM = "/dev/shm"  # noqa: S108
 SCRATCH = SHM if os.path.isdir(SHM) and os.access(SHM, os.W_OK) else None
+FOLDER_PREFIX = "revue-ruff-"
 HIGH = ("S1", "S3", "S5", "S6", "F82", "PLE")  # S10x/S105-107, pickle/eval, TLS, shell, SQL
 
 
@@ -91,10 +94,29 @@ def _write_files(folder: str, sources: list[str]) -> None:
             os.close(fd)
 
 
+# A batch's folder lives for milliseconds; one this old was left by a process killed
+# mid-batch (its cleanup never ran) and would stay in memory until the machine restarts.
+STALE_AFTER_S = 3_600
+
+
+def remove_stale_folders(scratch: str | None = SCRATCH, older_than: float = STALE_AFTER_S) -> int:
+    """Remove what killed processes left in the scratch folder; how many were removed."""
+    root = scratch or tempfile.gettempdir()
+    cutoff = time.time() - older_than
+    removed = 0
+    for entry in os.scandir(root):
+        with contextlib.suppress(OSError):  # another process may be removing it too
+            if entry.name.startswith(FOLDER_PREFIX) and entry.stat().st_mtime < cutoff:
+                shutil.rmtree(entry.path)
+                removed += 1
+    return removed
+
+
 class RuffChecker:
     def __init__(self, timeout: float = 60.0) -> None:
         self.binary = find_ruff_bin()
         self.timeout = timeout
+        remove_stale_folders()
         completed = subprocess.run(  # noqa: S603 - ruff's own binary, at start-up only
             [self.binary, "--version"], capture_output=True, text=True, check=True
         )
@@ -107,7 +129,7 @@ class RuffChecker:
         union = sorted({prefix for prefixes in wanted for prefix in prefixes})
         if not union:
             return [[] for _ in items]
-        with tempfile.TemporaryDirectory(prefix="revue-ruff-", dir=SCRATCH) as folder:
+        with tempfile.TemporaryDirectory(prefix=FOLDER_PREFIX, dir=SCRATCH) as folder:
             await asyncio.to_thread(_write_files, folder, [item.code for item in items])
             records = await self._run(folder, union)
         found: list[list[Finding]] = [[] for _ in items]
