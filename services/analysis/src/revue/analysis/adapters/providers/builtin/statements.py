@@ -68,14 +68,15 @@ class Statement:
 class Statements:
     """The file's top-level statements, a large one cut into its definitions when asked."""
 
-    def __init__(self, code: str) -> None:
+    def __init__(self, code: str, text: bytes | None = None) -> None:
+        """`text`: the code `as_ascii`, where the caller has it already."""
         self.code = code
         # Where each tripled quote is: a line after an odd count of either is in a string.
         self._double = [match.start() for match in DOUBLE_TRIPLE.finditer(code)]
         self._single = [match.start() for match in SINGLE_TRIPLE.finditer(code)]
         self._bounds = [0, *self._top_level_starts(), len(code)]
         self._last_line = 0, 1  # a position and its line, where counting lines goes on
-        self._text: bytes | None = None
+        self._text = text
         # A large top-level statement's pieces and where each starts, by the statement's index.
         self._nested: dict[int, tuple[list[Statement], list[int]]] = {}
 

@@ -74,10 +74,10 @@ def statements_to_read(code: str) -> tuple[Statements, list[Statement]] | None:
         return None
     evidence = _Evidence(text)
     # What can be told without the statements first: most files stop here, uncut.
-    places = [place for place in places if evidence.may_count(place)]
+    places = [place for place in places if evidence.counts(place)]
     if not places:
         return None
-    statements = Statements(code)
+    statements = Statements(code, text)
     wanted: set[Statement] = set()
     for place in places:
         piece = _dict_key(statements, place) or statements.containing(place[0])
@@ -121,26 +121,17 @@ class _Evidence:
         self._asked: dict[str, int] = {}
         self._found: dict[str, list[int]] = {}  # kind -> where each occurrence starts
 
-    def may_count(self, place: Place) -> bool:
-        """Whether the place could count, told without its statement."""
+    def counts(self, place: Place, piece: Statement | None = None) -> bool:
+        """Whether the place counts within its statement, or (no statement yet) could
+        count anywhere in the file."""
         _, end, text = place
+        start, stop = (0, len(self.text)) if piece is None else (piece.start, piece.end)
         if text[-1] == ":":
             return True
         if text[0] in "\"'":
-            return self._sql_follows(text, end, end + SQL_REACH)
+            return self._sql_follows(text, end, min(stop, end + SQL_REACH))
         if text in IMPORT_WORDS:
-            return self._any("relative", 0, len(self.text))
-        return True
-
-    def counts(self, place: Place, piece: Statement) -> bool:
-        """Whether the place counts within its statement."""
-        _, end, text = place
-        if text[-1] == ":":
-            return True
-        if text[0] in "\"'":
-            return self._sql_follows(text, end, min(piece.end, end + SQL_REACH))
-        if text in IMPORT_WORDS:
-            return self._any("relative", piece.start, piece.end)
+            return self._any("relative", start, stop)
         return True
 
     def _sql_follows(self, text: str, end: int, reach: int) -> bool:
