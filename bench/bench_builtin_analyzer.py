@@ -8,9 +8,11 @@ Revue's). Findings are matched by (file, line, check number): bandit's B607
 is ruff's and Revue's S607. Times: bandit's and ruff's whole command
 (security rules only for ruff), Revue's `analyze_batch` of every file with
 `rules=["security"]` once its workers are up (a running service's case);
-ruff's and Revue's the median of five runs. The floor: what any design that
-runs ruff and reads Python's syntax tree pays, ruff's own CPU time plus
-`ast.parse` of the files Revue's own checks must read, spread over both cores.
+ruff's and Revue's the median of runs taken in turns (five at least, more
+for three seconds: a corpus ruff checks in 10 ms needs a hundred or so).
+The floor: what any design that runs ruff and reads Python's syntax tree
+pays, ruff's own CPU time plus `ast.parse` of the files Revue's own checks
+must read, spread over both cores.
 
     .venv/bin/python bench/bench_builtin_analyzer.py
 """
@@ -40,6 +42,8 @@ BANDIT_EXAMPLES = ROOT.parent / "shared" / "corpora" / "bandit-examples"
 RUFF = Path(sys.executable).parent / "ruff"
 Match = tuple[str, int, str]  # file, line, check number
 RUNS = 5
+MIN_SECONDS = 3.0
+MAX_RUNS = 200
 
 
 def fetch_sdist(spec: str, into: Path) -> Path:
@@ -76,53 +80,63 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def ruff(corpus: Path) -> tuple[set[Match], float, float]:
-    """ruff's findings, its wall time and its CPU time (all its threads), medians."""
-    walls, cpus = [], []
-    for _ in range(RUNS):
-        started, cpu = time.perf_counter(), children_cpu()
-        run = subprocess.run(
-            [str(RUFF), "check", "--isolated", "--no-cache", "--exit-zero", "--select", "S",
-             "--output-format", "json", str(corpus)],
-            capture_output=True, text=True, timeout=600,
-        )  # fmt: skip
-        walls.append(time.perf_counter() - started)
-        cpus.append(children_cpu() - cpu)
-    return (
-        {
-            (relative(corpus, r["filename"]), r["location"]["row"], r["code"][1:])
-            for r in json.loads(run.stdout)
-            if r.get("code") and r["code"][1:].isdigit()
-        },
-        statistics.median(walls),
-        statistics.median(cpus),
-    )
+def ruff_once(corpus: Path) -> tuple[list[dict], float, float]:
+    """ruff's records, its wall time and its CPU time (all its threads)."""
+    started, cpu = time.perf_counter(), children_cpu()
+    run = subprocess.run(
+        [str(RUFF), "check", "--isolated", "--no-cache", "--exit-zero", "--select", "S",
+         "--output-format", "json", str(corpus)],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    return json.loads(run.stdout), time.perf_counter() - started, children_cpu() - cpu
 
 
-def revue(corpus: Path, provider: BuiltinProvider) -> tuple[set[Match], float]:
+def ruff_and_revue(corpus: Path, provider: BuiltinProvider) -> dict[str, tuple[set[Match], float]]:
+    """Both tools' findings and median times, their runs taken in turns (load drifts alike).
+
+    At least RUNS rounds, more while they take under MIN_SECONDS: a 10 ms run needs
+    many to give a median that holds from one run of the bench to the next.
+    """
     files = sorted(corpus.rglob("*.py"))
     items = [
         AnalysisInput(path.read_text(errors="replace"), "python", ("security",), 1000)
         for path in files
     ]
 
-    async def analyse() -> tuple[list, float]:
+    async def rounds() -> tuple[list[dict], list, dict[str, list[float]]]:
         await provider.analyze_batch(items[:2])  # workers up
-        took = []
-        for _ in range(RUNS):
-            started = time.perf_counter()
+        times: dict[str, list[float]] = {"ruff": [], "ruff_cpu": [], "revue": []}
+        started = time.perf_counter()
+        while len(times["revue"]) < RUNS or (
+            time.perf_counter() - started < MIN_SECONDS and len(times["revue"]) < MAX_RUNS
+        ):
+            records, wall, cpu = ruff_once(corpus)
+            times["ruff"].append(wall)
+            times["ruff_cpu"].append(cpu)
+            began = time.perf_counter()
             results = await provider.analyze_batch(items)
-            took.append(time.perf_counter() - started)
-        return results, statistics.median(took)
+            times["revue"].append(time.perf_counter() - began)
+        return records, results, times
 
-    results, took = asyncio.run(analyse())
-    found = set()
+    records, results, times = asyncio.run(rounds())
+    ruff_found = {
+        (relative(corpus, r["filename"]), r["location"]["row"], r["code"][1:])
+        for r in records
+        if r.get("code") and r["code"][1:].isdigit()
+    }
+    revue_found = set()
     for path, result in zip(files, results, strict=True):
         for finding in getattr(result, "findings", []):
             number = finding.rule_id[1:]
             if finding.rule_id.startswith("S") and number.isdigit():
-                found.add((path.relative_to(corpus).as_posix(), finding.line, number))
-    return found, took
+                revue_found.add((path.relative_to(corpus).as_posix(), finding.line, number))
+    median = {name: statistics.median(values) for name, values in times.items()}
+    print(f"  ({corpus.name}: {len(times['revue'])} rounds of ruff then Revue)")
+    return {
+        "ruff": (ruff_found, median["ruff"]),
+        "revue": (revue_found, median["revue"]),
+        "ruff_cpu": (set(), median["ruff_cpu"]),
+    }
 
 
 def parse_floor(corpus: Path) -> tuple[float, int, int]:
@@ -177,12 +191,8 @@ def main() -> None:
         env = install_peer("bandit==1.9.4", work / "peers")
         project = fetch_sdist(sys.argv[1] if len(sys.argv) > 1 else "pip==24.2", work / "sdist")
         for corpus in (BANDIT_EXAMPLES, project):
-            found, ruff_s, ruff_cpu = ruff(corpus)
-            runs = {
-                "bandit": bandit(corpus, env),
-                "ruff": (found, ruff_s),
-                "revue": revue(corpus, provider),
-            }
+            runs = {"bandit": bandit(corpus, env), **ruff_and_revue(corpus, provider)}
+            ruff_cpu = runs.pop("ruff_cpu")[1]
             files = len(list(corpus.rglob("*.py")))
             report(corpus.name, files, runs, ruff_cpu, parse_floor(corpus))
     finally:

@@ -1,5 +1,6 @@
 """The builtin analyzer finds exactly the expected findings in the corpus."""
 
+import asyncio
 import json
 import os
 import time
@@ -171,3 +172,62 @@ def test_folders_left_by_a_killed_process_are_removed_and_fresh_ones_kept(tmp_pa
         os.utime(folder, (two_hours_ago, two_hours_ago))
     assert remove_stale_folders(str(tmp_path)) == 1
     assert not old.exists() and fresh.exists() and other.exists()
+
+
+def _watch_ruff(monkeypatch) -> list:
+    """The ruff processes the checker starts, as they start."""
+    import subprocess
+
+    from revue.analysis.adapters.providers.builtin import ruff_check
+
+    started: list[subprocess.Popen] = []
+
+    class Recorded(subprocess.Popen):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            started.append(self)
+
+    monkeypatch.setattr(ruff_check.subprocess, "Popen", Recorded)
+    return started
+
+
+async def _until(condition, seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "not within the time allowed"
+        await asyncio.sleep(0.005)
+
+
+MANY_FILES = [AnalysisInput(f"import os\nos.system(x{i})\n" * 200, "python") for i in range(400)]
+
+
+async def test_ruff_past_its_timeout_is_killed_and_the_batch_fails_as_a_timeout(monkeypatch):
+    from revue.analysis.adapters.providers.builtin.ruff_check import RuffChecker
+
+    checker = RuffChecker(timeout=0.001)  # ruff's start alone takes longer
+    started = _watch_ruff(monkeypatch)
+    try:
+        with pytest.raises(TimeoutError, match="ruff ran past"):
+            await checker.check(MANY_FILES)
+        assert len(started) == 1 and started[0].returncode == -9  # killed and reaped
+    finally:
+        checker.close()
+
+
+async def test_a_caller_that_gives_up_takes_ruff_down_with_it(monkeypatch):
+    from revue.analysis.adapters.providers.builtin.ruff_check import RuffChecker
+
+    checker = RuffChecker()
+    started = _watch_ruff(monkeypatch)
+    try:
+        task = asyncio.create_task(checker.check(MANY_FILES))
+        await _until(lambda: started)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await _until(lambda: started[0].poll() is not None)
+        assert started[0].returncode == -9  # killed, not left to finish
+        [found] = await checker.check([AnalysisInput("eval(x)\n", "python", ("security",))])
+        assert [finding.rule_id for finding in found] == ["S307"]  # the next batch is served
+    finally:
+        checker.close()

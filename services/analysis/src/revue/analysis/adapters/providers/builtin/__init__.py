@@ -160,6 +160,7 @@ class BuiltinProvider:
 
     async def aclose(self) -> None:
         self.workers.close()
+        self.ruff.close()
 
 
 def balanced(items: Sequence[AnalysisInput], parts: int) -> list[list[int]]:
