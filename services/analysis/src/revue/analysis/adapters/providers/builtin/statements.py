@@ -37,9 +37,11 @@ warnings.filterwarnings("ignore", category=SyntaxWarning, module="<unknown>")
 warnings.filterwarnings("ignore", category=DeprecationWarning, module="<unknown>")
 
 # A top-level statement's first line: code in column 0, not a continuation of the last one.
-TOP_LEVEL = re.compile(r"^(?!(?:else|elif|except|finally)\b)[^\s#)\]}]", re.MULTILINE)
+# Both patterns match from the newline before the line (the first line is the caller's):
+# `re` then looks for that one character, where `^` has it try every position (4x slower).
+TOP_LEVEL = re.compile(r"\n(?!(?:else|elif|except|finally)\b)[^\s#)\]}]")
 # Python's `re`, not RE2: a class has a match per method, and RE2's wrapper costs per match.
-NESTED_DEFINITION = re.compile(r"^([ \t]+)(?:(?:async[ \t]+def|def|class)[ \t]|(@))", re.MULTILINE)
+NESTED_DEFINITION = re.compile(r"\n([ \t]+)(?:(?:async[ \t]+def|def|class)[ \t]|(@))")
 DOUBLE_TRIPLE = re.compile('"""')
 SINGLE_TRIPLE = re.compile("'''")
 # Smaller top-level statements are parsed whole: a cut saves less than it costs.
@@ -154,15 +156,16 @@ class Statements:
 
     def _top_level_starts(self) -> list[int]:
         starts: list[int] = []
-        decorated = False  # the line before was a decorator: this line is part of it
+        code = self.code
+        decorated = code.startswith("@")  # the line before was a decorator: this one is its
         double, single, bisect_left = self._double, self._single, bisect.bisect_left  # hot loop
-        for match in TOP_LEVEL.finditer(self.code):
-            position = match.start()
+        for match in TOP_LEVEL.finditer(code):
+            position = match.start() + 1  # the line's first character
             if bisect_left(double, position) & 1 or (single and bisect_left(single, position) & 1):
                 continue  # in a string
-            if not decorated and position:
+            if not decorated:
                 starts.append(position)
-            decorated = match.group() == "@"
+            decorated = code[position] == "@"
         return starts
 
     def _has_code_left_of(self, column: int, start: int, end: int) -> bool:
@@ -178,7 +181,7 @@ class Statements:
     def _cut_nested(self, start: int, end: int) -> list[Statement]:
         """A large top-level statement, cut at the definitions of its body."""
         found = [
-            (match.start(), match.group(1), match.group(2) is not None)
+            (match.start() + 1, match.group(1), match.group(2) is not None)
             for match in NESTED_DEFINITION.finditer(self.code, start, end)
             if not self._in_string(match.start())
         ]
