@@ -196,6 +196,7 @@ class RuffChecker:
             raise TimeoutError(f"ruff ran past {self.timeout:g} s") from error
         except asyncio.CancelledError:  # the caller gave up: ruff goes too
             process.kill()  # its thread then reads the pipes' ends and reaps it
+            waiting.add_done_callback(_nobody_waits)
             raise
         if process.returncode != 0:
             log.error(
@@ -205,3 +206,9 @@ class RuffChecker:
             )
             raise RetryableProviderError(f"the analyzer failed (ruff exited {process.returncode})")
         return orjson.loads(stdout)
+
+
+def _nobody_waits(future: asyncio.Future[Any]) -> None:
+    """What a thread whose caller gave up ends with is read, so asyncio does not log it."""
+    if not future.cancelled():
+        future.exception()
