@@ -175,7 +175,8 @@ def test_folders_left_by_a_killed_process_are_removed_and_fresh_ones_kept(tmp_pa
 
 
 def _watch_ruff(monkeypatch) -> list:
-    """The ruff processes the checker starts, as they start."""
+    """The ruff processes the checker starts, as they start (subprocess.Popen is patched
+    for the test's length: ruff_check calls it through the module)."""
     import subprocess
 
     from revue.analysis.adapters.providers.builtin import ruff_check
@@ -195,10 +196,11 @@ async def _until(condition, seconds: float = 10.0) -> None:
     deadline = time.monotonic() + seconds
     while not condition():
         assert time.monotonic() < deadline, "not within the time allowed"
-        await asyncio.sleep(0.005)
+        await asyncio.sleep(0.001)
 
 
-MANY_FILES = [AnalysisInput(f"import os\nos.system(x{i})\n" * 200, "python") for i in range(400)]
+# Enough for ruff to take a few hundred milliseconds: a caller gives up while it runs.
+MANY_FILES = [AnalysisInput(f"import os\nos.system(x{i})\n" * 200, "python") for i in range(1_000)]
 
 
 async def test_ruff_past_its_timeout_is_killed_and_the_batch_fails_as_a_timeout(monkeypatch):

@@ -157,7 +157,7 @@ class Statements:
     def _top_level_starts(self) -> list[int]:
         starts: list[int] = []
         code = self.code
-        decorated = code.startswith("@")  # the line before was a decorator: this one is its
+        decorated = code.startswith("@")  # the line before is a decorator: this line is its
         double, single, bisect_left = self._double, self._single, bisect.bisect_left  # hot loop
         for match in TOP_LEVEL.finditer(code):
             position = match.start() + 1  # the line's first character
@@ -181,9 +181,9 @@ class Statements:
     def _cut_nested(self, start: int, end: int) -> list[Statement]:
         """A large top-level statement, cut at the definitions of its body."""
         found = [
-            (match.start() + 1, match.group(1), match.group(2) is not None)
+            (match.start() + 1, match.group(1), match.group(2) is not None)  # the line, not "\n"
             for match in NESTED_DEFINITION.finditer(self.code, start, end)
-            if not self._in_string(match.start())
+            if not self._in_string(match.start() + 1)
         ]
         if not found:
             return [Statement(start, end)]
