@@ -43,6 +43,7 @@ class Call:
     total_s: float
     prompt_tokens: int
     completion_tokens: int
+    answer: str
 
 
 def body(items: list[tuple[str, AnalysisInput]]) -> dict:
@@ -69,20 +70,21 @@ def call(client: httpx.Client, items: list[tuple[str, AnalysisInput]]) -> Call:
     the same prompt with `max_tokens=1`, unstreamed, for its prompt tokens (cached by then,
     so it costs little)."""
     started = time.perf_counter()
-    first, written = None, 0
+    first, written, answer = None, 0, []
     with client.stream("POST", "/chat/completions", json=body(items)) as response:
         response.raise_for_status()
         for line in response.iter_lines():
             if not line.startswith("data: ") or line == "data: [DONE]":
                 continue
             choices = json.loads(line.removeprefix("data: ")).get("choices") or [{}]
-            if choices[0].get("delta", {}).get("content"):
+            if text := choices[0].get("delta", {}).get("content"):
                 written += 1
+                answer.append(text)
                 first = first if first is not None else time.perf_counter() - started
     total = time.perf_counter() - started
     counted = {**body(items), "stream": False, "max_tokens": 1}
     usage = client.post("/chat/completions", json=counted).raise_for_status().json()["usage"]
-    return Call(len(items), first or total, total, usage["prompt_tokens"], written)
+    return Call(len(items), first or total, total, usage["prompt_tokens"], written, "".join(answer))
 
 
 def summary(label: str, calls: list[Call]) -> dict[str, float]:
@@ -100,6 +102,10 @@ def summary(label: str, calls: list[Call]) -> dict[str, float]:
         f" ({figures['ms_per_prompt']:5.2f} ms each, read in {read:5.1f} s)"
         f"  completion {completion:5d} tok ({figures['ms_per_completion']:5.1f} ms each)"
     )
+    if len(calls) < ITEMS:  # packs: what each wrote, and the longest answer's start
+        print(f"    completion tokens per pack: {[c.completion_tokens for c in calls]}")
+        longest = max(calls, key=lambda c: c.completion_tokens)
+        print(f"    the longest: {' '.join(longest.answer.split())[:400]}")
     return figures
 
 
