@@ -8,6 +8,7 @@ import pytest
 from gateway_with_analysis import login, login_admin, running
 
 from revue.devkit.standins.hosted_model import HostedModelSimulator
+from revue.devkit.testing.waiting import wait_until
 
 PRICE = {"gpt-4o-mini": {"input": 0.15, "output": 0.6, "cached_input": 0.075}}
 
@@ -66,14 +67,21 @@ async def test_usage_is_each_callers_own_priced_and_a_cached_repeat_costs_nothin
         assert (await client.post("/api/v1/analyze", json=repeat, headers=bob)).status_code == 200
         body = {"code": code(99), "language": "python"}
         assert (await client.post("/api/v1/analyze", json=body, headers=bob)).status_code == 200
-        mine = (await client.get("/api/v1/usage", headers=ada)).json()
-        theirs = (await client.get("/api/v1/usage", headers=bob)).json()
+
+        async def reports() -> tuple[dict, dict] | None:
+            ada_s = (await client.get("/api/v1/usage", headers=ada)).json()
+            bob_s = (await client.get("/api/v1/usage", headers=bob)).json()
+            recorded = ada_s["total"]["prompt_tokens"] + bob_s["total"]["prompt_tokens"]
+            every_call = sum(u["prompt_tokens"] for u in simulator.script.usages)
+            return (ada_s, bob_s) if recorded == every_call else None
+
+        # Outcomes are recorded in the background, group-committed: the reports follow,
+        # complete once every call the model answered is in them.
+        mine, theirs = await wait_until(reports, message="every call in the usage reports")
         refused = await client.get("/api/v1/usage?user=usage-admin@example.com", headers=ada)
         me = (await client.get("/api/v1/auth/me", headers=ada)).json()["email"]
         as_admin = (await client.get(f"/api/v1/usage?user={me}", headers=admin)).json()
     assert mine["total"]["analyses"] == 3 and theirs["total"]["analyses"] == 1  # not the repeat
-    every_prompt = sum(u["prompt_tokens"] for u in simulator.script.usages)
-    assert mine["total"]["prompt_tokens"] + theirs["total"]["prompt_tokens"] == every_prompt
     assert mine["total"]["cost_usd"] > 0
     assert mine["total"]["calls"] + theirs["total"]["calls"] == pytest.approx(
         len(simulator.script.usages), abs=0.01
