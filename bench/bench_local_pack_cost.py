@@ -27,13 +27,13 @@ import httpx
 from bench_llm import snippets
 
 from revue.analysis.adapters.providers import AnalysisInput
-from revue.analysis.adapters.providers.llm import wire
-from revue.analysis.adapters.providers.llm.chat import ChatOptions
-from revue.analysis.adapters.providers.llm.formats import OutputMode, response_format
-from revue.analysis.adapters.providers.llm.local_server import MODEL_ALIAS, LocalModelServer
+from revue.analysis.adapters.providers.llm.chat import ChatOptions, LocalModel
+from revue.analysis.adapters.providers.llm.formats import OutputMode
+from revue.analysis.adapters.providers.llm.local_server import LocalModelServer
 
 ITEMS = 24
-OPTIONS = ChatOptions()
+# The mode llama-cpp-python's server is negotiated down to (test_local_model.py).
+OPTIONS = ChatOptions(output_mode=OutputMode.JSON_OBJECT_SCHEMA)
 
 
 @dataclass
@@ -46,32 +46,18 @@ class Call:
     answer: str
 
 
-def body(items: list[tuple[str, AnalysisInput]]) -> dict:
-    """The body Revue's provider sends llama-cpp-python's server (json_object + schema)."""
-    max_tokens = min(
-        OPTIONS.max_completion_tokens, 256 + OPTIONS.completion_tokens_per_item * len(items)
-    )
-    ids = [item_id for item_id, _ in items]
-    schema = wire.answer_schema(
-        ids, one_per_id=True, max_findings=wire.findings_that_fit(max_tokens // len(items))
-    )
-    return {
-        "model": MODEL_ALIAS,
-        "temperature": 0,
-        "max_tokens": max_tokens,
-        "messages": wire.messages(items),
-        "response_format": response_format(OutputMode.JSON_OBJECT_SCHEMA, schema),
-        "stream": True,
-    }
+def body(model: LocalModel, items: list[tuple[str, AnalysisInput]]) -> dict:
+    """The body Revue's provider sends this server (json_object with the schema), streamed."""
+    return {**model.request_body(items), "stream": True}
 
 
-def call(client: httpx.Client, items: list[tuple[str, AnalysisInput]]) -> Call:
+def call(client: httpx.Client, model: LocalModel, items: list[tuple[str, AnalysisInput]]) -> Call:
     """One streamed call (the server streams a token a chunk and gives no usage), then
     the same prompt with `max_tokens=1`, unstreamed, for its prompt tokens (cached by then,
     so it costs little)."""
     started = time.perf_counter()
     first, written, answer = None, 0, []
-    with client.stream("POST", "/chat/completions", json=body(items)) as response:
+    with client.stream("POST", "/chat/completions", json=body(model, items)) as response:
         response.raise_for_status()
         for line in response.iter_lines():
             if not line.startswith("data: ") or line == "data: [DONE]":
@@ -82,7 +68,7 @@ def call(client: httpx.Client, items: list[tuple[str, AnalysisInput]]) -> Call:
                 answer.append(text)
                 first = first if first is not None else time.perf_counter() - started
     total = time.perf_counter() - started
-    counted = {**body(items), "stream": False, "max_tokens": 1}
+    counted = {**body(model, items), "stream": False, "max_tokens": 1}
     usage = client.post("/chat/completions", json=counted).raise_for_status().json()["usage"]
     return Call(len(items), first or total, total, usage["prompt_tokens"], written, "".join(answer))
 
@@ -122,12 +108,14 @@ def main() -> None:
         LocalModelServer() as server,
         httpx.Client(base_url=server.base_url, timeout=900) as client,
     ):
-        call(client, items[:1])  # the model loaded and warm
+        model = LocalModel(None, server.base_url, options=OPTIONS)
+        call(client, model, items[:1])  # the model loaded and warm
         figures: dict[str, list[dict[str, float]]] = {name: [] for name in ways}
         for round_number in (1, 2):
             print(f" round {round_number}:")
             for name, groups in ways.items():
-                figures[name].append(summary(name, [call(client, group) for group in groups]))
+                calls = [call(client, model, group) for group in groups]
+                figures[name].append(summary(name, calls))
     single = figures["one call each"]
     for name in ("packs 8+8+8", "packs 1+8+8+7"):
         for round_number, (packed, alone) in enumerate(zip(figures[name], single, strict=True), 1):

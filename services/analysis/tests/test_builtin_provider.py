@@ -10,6 +10,7 @@ import pytest
 
 from revue.analysis.adapters.providers import AnalysisInput
 from revue.common.contracts.languages import EXTENSIONS, SUPPORTED_LANGUAGES
+from revue.devkit.testing.waiting import wait_until
 
 CORPUS = Path(__file__).parent / "corpus"
 EXPECTED = json.loads((CORPUS / "expected.json").read_text())
@@ -192,13 +193,6 @@ def _watch_ruff(monkeypatch) -> list:
     return started
 
 
-async def _until(condition, seconds: float = 10.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "not within the time allowed"
-        await asyncio.sleep(0.001)
-
-
 # Enough for ruff to take a few hundred milliseconds: a caller gives up while it runs.
 MANY_FILES = [AnalysisInput(f"import os\nos.system(x{i})\n" * 200, "python") for i in range(1_000)]
 
@@ -223,11 +217,11 @@ async def test_a_caller_that_gives_up_takes_ruff_down_with_it(monkeypatch):
     started = _watch_ruff(monkeypatch)
     try:
         task = asyncio.create_task(checker.check(MANY_FILES))
-        await _until(lambda: started)
+        await wait_until(lambda: started, interval=0.001, message="ruff started")
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-        await _until(lambda: started[0].poll() is not None)
+        await wait_until(lambda: started[0].poll() is not None, message="ruff gone")
         assert started[0].returncode == -9  # killed, not left to finish
         [found] = await checker.check([AnalysisInput("eval(x)\n", "python", ("security",))])
         assert [finding.rule_id for finding in found] == ["S307"]  # the next batch is served
